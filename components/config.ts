@@ -1,0 +1,580 @@
+// Stack config -> a validated, normalized MailSpec. Pure: no Pulumi calls, so it runs the same in
+// the program, in the dynamic providers (from the config they are handed) and in unit tests.
+// Every problem is collected and reported at once, each naming its entry and the rule it breaks.
+
+import { HASH_SCHEMES, storedHashProblem, type HashScheme } from "./passwords";
+import {
+  absolutePathRule,
+  addressRule,
+  domainRule,
+  hostRule,
+  identifierRule,
+  maildirRule,
+  normalizeAddress,
+  portRule,
+  textRule,
+} from "./rules";
+
+export const NAMESPACE = "vmail";
+
+/** Defaults of the scalar keys. Pulumi.yaml declares the same values (a unit test holds them equal). */
+export const DEFAULTS = {
+  protect: true,
+  serverMode: "local",
+  sshHost: "",
+  sshHostKey: "",
+  sshPrivateKey: "",
+  sshPort: 22,
+  sshUser: "root",
+  mailUser: "mailreader",
+  mailGroup: "mailreader",
+  mailUid: 0,
+  mailGid: 0,
+  mailboxBase: "/home/mail",
+  pgHost: "localhost",
+  pgPort: 5432,
+  pgServerPort: 0,
+  pgSslMode: "disable",
+  pgAdminUser: "postgres",
+  database: "mail",
+  readerRole: "mailreader",
+  ownerRole: "mailreader_admin",
+  pgHbaFile: "/etc/postgresql/15/main/pg_hba.conf",
+  pgHbaMethod: "scram-sha-256",
+  readerPasswordVersion: 1,
+  ownerPasswordVersion: 1,
+  postfixConfigDir: "/etc/postfix",
+  postfixMapsDir: "/etc/postfix/pgsql",
+  postfixProxy: false,
+  passwordScheme: "BLF-CRYPT",
+  domains: [],
+  rootForward: [],
+  rootForwardFile: "/root/.forward",
+} as const;
+
+export type ServerAccess =
+  { kind: "local" } | { kind: "ssh"; host: string; port: number; user: string; hostKey: string };
+
+export interface DatabaseSettings {
+  /** Where the program (and its providers) reach PostgreSQL as the admin role. */
+  host: string;
+  port: number;
+  sslMode: string;
+  adminUser: string;
+  name: string;
+  readerRole: string;
+  ownerRole: string;
+  /** The port Postfix and Dovecot use on the mail server itself (loopback). */
+  serverPort: number;
+  hbaFile: string;
+  hbaMethod: "scram-sha-256" | "md5";
+  readerPasswordVersion: number;
+  ownerPasswordVersion: number;
+}
+
+export interface MailOwnerSpec {
+  user: string;
+  group: string;
+  uid?: number;
+  gid?: number;
+  mailboxBase: string;
+}
+
+export interface PostfixSettings {
+  configDir: string;
+  mapsDir: string;
+  proxy: boolean;
+}
+
+export type PasswordSource =
+  | { kind: "generated"; version: number }
+  | { kind: "hash"; hash: string }
+  | { kind: "clear"; clear: string };
+
+export interface UserSpec {
+  address: string;
+  domain: string;
+  realname: string | null;
+  maildir: string;
+  scheme: HashScheme;
+  password: PasswordSource;
+}
+
+export interface AliasSpec {
+  /** `local@domain`, or `@domain` for a catch-all. */
+  address: string;
+  domain: string;
+  targets: string[];
+  /** Added by the program: a mailbox's self-alias that shields it from its domain's catch-all. */
+  automatic: boolean;
+}
+
+export interface MailSpec {
+  protect: boolean;
+  server: ServerAccess;
+  owner: MailOwnerSpec;
+  database: DatabaseSettings;
+  postfix: PostfixSettings;
+  domains: string[];
+  users: UserSpec[];
+  aliases: AliasSpec[];
+  rootForward: string[];
+  rootForwardFile: string;
+}
+
+/** What the parser reads: raw config strings by key (without namespace), as Pulumi stores them. */
+export interface RawConfig {
+  get(key: string): string | undefined;
+  /** Whether a key's value was set as a secret (`pulumi config set --secret`). */
+  isSecret(key: string): boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `vmail: the stack config has ${problems.length} problem(s); nothing was changed:\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Collects problems while reading; each names `vmail:<key>` and, for list entries, the entry. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly raw: RawConfig) {}
+
+  fail(where: string, rule: string): void {
+    this.problems.push(`${NAMESPACE}:${where}: ${rule}`);
+  }
+
+  string(key: string, fallback: string, rule?: (v: string) => string | undefined): string {
+    const value = this.raw.get(key) ?? fallback;
+    const error = rule?.(value);
+    if (error) this.fail(key, `${JSON.stringify(value)}: ${error}`);
+    return value;
+  }
+
+  optionalString(key: string, rule?: (v: string) => string | undefined): string | undefined {
+    const value = this.raw.get(key);
+    if (value === undefined || value === "") return undefined;
+    const error = rule?.(value);
+    if (error) this.fail(key, `${JSON.stringify(value)}: ${error}`);
+    return value;
+  }
+
+  integer(key: string, fallback: number, rule?: (v: number) => string | undefined): number {
+    const text = this.raw.get(key);
+    const value = text === undefined || text === "" ? fallback : Number(text);
+    if (!Number.isInteger(value)) {
+      this.fail(key, `${JSON.stringify(text)}: must be a whole number`);
+      return fallback;
+    }
+    const error = rule?.(value);
+    if (error) this.fail(key, `${value}: ${error}`);
+    return value;
+  }
+
+  /** An integer where 0 (Pulumi.yaml's default) or no value means "not set". */
+  optionalInteger(key: string, rule: (v: number) => string | undefined): number | undefined {
+    const text = this.raw.get(key);
+    if (text === undefined || text === "" || text === "0") return undefined;
+    return this.integer(key, 0, rule);
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const text = this.raw.get(key);
+    if (text === undefined || text === "") return fallback;
+    if (text === "true" || text === "false") return text === "true";
+    this.fail(key, `${JSON.stringify(text)}: must be true or false`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, choices: readonly T[]): T {
+    const value = this.string(key, fallback);
+    if (!(choices as readonly string[]).includes(value)) {
+      this.fail(key, `${JSON.stringify(value)}: must be one of ${choices.join(", ")}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** A structured (list) key; Pulumi hands it over as JSON text. */
+  list(key: string): unknown[] {
+    const text = this.raw.get(key);
+    if (text === undefined || text === "") return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.fail(key, "must be a list");
+      return [];
+    }
+    if (!Array.isArray(value)) {
+      this.fail(key, "must be a list");
+      return [];
+    }
+    return value;
+  }
+
+  isSecret(key: string): boolean {
+    return this.raw.isSecret(key);
+  }
+}
+
+const uidRule = (v: number) =>
+  v >= 1 && v <= 2 ** 31 - 1 ? undefined : "an id is a whole number from 1 to 2147483647";
+
+export function readServerAccess(r: Reader): ServerAccess {
+  const mode = r.oneOf("serverMode", DEFAULTS.serverMode, ["local", "ssh"] as const);
+  if (mode === "local") return { kind: "local" };
+  const host = r.optionalString("sshHost", hostRule);
+  const hostKey = r.optionalString("sshHostKey", hostKeyRule);
+  if (!host) r.fail("sshHost", "is required when serverMode is ssh");
+  if (!hostKey) {
+    r.fail("sshHostKey", "is required when serverMode is ssh (pin the server's host key)");
+  }
+  if (!r.isSecret("sshPrivateKey")) {
+    r.fail(
+      "sshPrivateKey",
+      "is required when serverMode is ssh, set with `pulumi config set --secret`",
+    );
+  }
+  return {
+    kind: "ssh",
+    host: host ?? "",
+    port: r.integer("sshPort", DEFAULTS.sshPort, portRule),
+    user: r.string("sshUser", DEFAULTS.sshUser, identifierRule),
+    hostKey: hostKey ?? "",
+  };
+}
+
+function hostKeyRule(key: string): string | undefined {
+  return /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/.test(key)
+    ? undefined
+    : "a host key is '<type> <base64>' as in the server's /etc/ssh/ssh_host_*_key.pub";
+}
+
+export function readDatabaseSettings(r: Reader): DatabaseSettings {
+  const port = r.integer("pgPort", DEFAULTS.pgPort, portRule);
+  const settings: DatabaseSettings = {
+    host: r.string("pgHost", DEFAULTS.pgHost, hostRule),
+    port,
+    sslMode: r.oneOf("pgSslMode", DEFAULTS.pgSslMode, [
+      "disable",
+      "require",
+      "verify-ca",
+      "verify-full",
+    ] as const),
+    adminUser: r.string("pgAdminUser", DEFAULTS.pgAdminUser, identifierRule),
+    name: r.string("database", DEFAULTS.database, identifierRule),
+    readerRole: r.string("readerRole", DEFAULTS.readerRole, identifierRule),
+    ownerRole: r.string("ownerRole", DEFAULTS.ownerRole, identifierRule),
+    serverPort: r.optionalInteger("pgServerPort", portRule) ?? port,
+    hbaFile: r.string("pgHbaFile", DEFAULTS.pgHbaFile, absolutePathRule),
+    hbaMethod: r.oneOf("pgHbaMethod", DEFAULTS.pgHbaMethod, ["scram-sha-256", "md5"] as const),
+    readerPasswordVersion: r.integer("readerPasswordVersion", DEFAULTS.readerPasswordVersion),
+    ownerPasswordVersion: r.integer("ownerPasswordVersion", DEFAULTS.ownerPasswordVersion),
+  };
+  if (settings.readerRole === settings.ownerRole) {
+    r.fail("readerRole", "the reader and the owner must be two different roles");
+  }
+  return settings;
+}
+
+/** Reads just what the dynamic providers need to reach the database and the server. */
+export function parseConnectionSettings(raw: RawConfig): {
+  database: DatabaseSettings;
+  server: ServerAccess;
+} {
+  const r = new Reader(raw);
+  const result = { database: readDatabaseSettings(r), server: readServerAccess(r) };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return result;
+}
+
+export function parseConfig(raw: RawConfig): MailSpec {
+  const r = new Reader(raw);
+  const server = readServerAccess(r);
+  const database = readDatabaseSettings(r);
+  const owner: MailOwnerSpec = {
+    user: r.string("mailUser", DEFAULTS.mailUser, identifierRule),
+    group: r.string("mailGroup", DEFAULTS.mailGroup, identifierRule),
+    uid: r.optionalInteger("mailUid", uidRule),
+    gid: r.optionalInteger("mailGid", uidRule),
+    mailboxBase: r.string("mailboxBase", DEFAULTS.mailboxBase, absolutePathRule),
+  };
+  const postfix: PostfixSettings = {
+    configDir: r.string("postfixConfigDir", DEFAULTS.postfixConfigDir, absolutePathRule),
+    mapsDir: r.string("postfixMapsDir", DEFAULTS.postfixMapsDir, absolutePathRule),
+    proxy: r.boolean("postfixProxy", DEFAULTS.postfixProxy),
+  };
+  const scheme = r.oneOf<HashScheme>("passwordScheme", DEFAULTS.passwordScheme, HASH_SCHEMES);
+  const domains = readDomains(r);
+  const users = readUsers(r, new Set(domains), scheme);
+  const aliases = readAliases(r, new Set(domains), users);
+  const rootForward = readRootForward(r);
+  const rootForwardFile = r.string("rootForwardFile", DEFAULTS.rootForwardFile, absolutePathRule);
+  const protect = r.boolean("protect", DEFAULTS.protect);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return {
+    protect,
+    server,
+    owner,
+    database,
+    postfix,
+    domains,
+    users,
+    aliases: withCatchAllShields(aliases, users),
+    rootForward,
+    rootForwardFile,
+  };
+}
+
+function readDomains(r: Reader): string[] {
+  const seen = new Map<string, number>();
+  const domains: string[] = [];
+  r.list("domains").forEach((entry, i) => {
+    const where = `domains[${i}]`;
+    if (typeof entry !== "string") return r.fail(where, "a domain is a string");
+    const domain = entry.trim().toLowerCase().replace(/\.$/, "");
+    const error = domainRule(domain);
+    if (error) return r.fail(where, `${JSON.stringify(entry)}: ${error}`);
+    const first = seen.get(domain);
+    if (first !== undefined) {
+      return r.fail(where, `${JSON.stringify(entry)}: duplicate of domains[${first}] (${domain})`);
+    }
+    seen.set(domain, i);
+    domains.push(domain);
+  });
+  return domains;
+}
+
+const USER_KEYS = new Set([
+  "address",
+  "realname",
+  "maildir",
+  "password",
+  "passwordHash",
+  "passwordVersion",
+  "scheme",
+]);
+
+function readUsers(r: Reader, domains: Set<string>, defaultScheme: HashScheme): UserSpec[] {
+  const seen = new Map<string, string>();
+  const maildirs = new Map<string, string>();
+  const users: UserSpec[] = [];
+  r.list("users").forEach((entry, i) => {
+    const where = `users[${i}]`;
+    if (!isRecord(entry) || typeof entry.address !== "string") {
+      return r.fail(where, "a user is an object with at least an `address`");
+    }
+    const label = `${where} (${entry.address})`;
+    const fail = (rule: string) => r.fail(label, rule);
+    const unknown = Object.keys(entry).filter((k) => !USER_KEYS.has(k));
+    if (unknown.length > 0) {
+      return fail(`unknown field(s) ${unknown.join(", ")}; known: ${[...USER_KEYS].join(", ")}`);
+    }
+    const address = normalizeAddress(entry.address);
+    const { parsed, error } = addressRule(address, false);
+    if (!parsed) return fail(error ?? "invalid address");
+    if (!domains.has(parsed.domain)) {
+      return fail(`its domain ${parsed.domain} is not in vmail:domains`);
+    }
+    const previous = seen.get(address);
+    if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
+    seen.set(address, label);
+
+    let realname: string | null = null;
+    if (entry.realname !== undefined && entry.realname !== null) {
+      if (typeof entry.realname !== "string") return fail("realname is a string");
+      const textError = textRule(entry.realname);
+      if (textError) return fail(`realname: ${textError}`);
+      realname = entry.realname;
+    }
+
+    const maildir = entry.maildir ?? `${parsed.domain}/${parsed.local}/`;
+    if (typeof maildir !== "string") return fail("maildir is a string");
+    const maildirError = maildirRule(maildir);
+    if (maildirError) return fail(`maildir ${JSON.stringify(maildir)}: ${maildirError}`);
+    const sharer = maildirs.get(maildir);
+    if (sharer) return fail(`maildir ${maildir} is already the maildir of ${sharer}`);
+    maildirs.set(maildir, address);
+
+    let scheme = defaultScheme;
+    if (entry.scheme !== undefined) {
+      if (!(HASH_SCHEMES as readonly unknown[]).includes(entry.scheme)) {
+        return fail(`scheme must be one of ${HASH_SCHEMES.join(", ")}`);
+      }
+      scheme = entry.scheme as HashScheme;
+    }
+
+    const password = readPasswordSource(r, entry, fail);
+    if (!password) return;
+    users.push({ address, domain: parsed.domain, realname, maildir, scheme, password });
+  });
+  return users;
+}
+
+function readPasswordSource(
+  r: Reader,
+  entry: Record<string, unknown>,
+  fail: (rule: string) => void,
+): PasswordSource | undefined {
+  const { password, passwordHash, passwordVersion } = entry;
+  if (password !== undefined && passwordHash !== undefined) {
+    fail("set either password or passwordHash, not both");
+    return undefined;
+  }
+  if (passwordVersion !== undefined && (password !== undefined || passwordHash !== undefined)) {
+    fail("passwordVersion rotates a generated password; this user's password comes from config");
+    return undefined;
+  }
+  if (passwordHash !== undefined) {
+    if (typeof passwordHash !== "string") {
+      fail("passwordHash is a string made by `doveadm pw`");
+      return undefined;
+    }
+    const error = storedHashProblem(passwordHash);
+    if (error) {
+      fail(`passwordHash: ${error}`);
+      return undefined;
+    }
+    return { kind: "hash", hash: passwordHash };
+  }
+  if (password !== undefined) {
+    if (typeof password !== "string" || password.length === 0) {
+      fail("password is a non-empty string");
+      return undefined;
+    }
+    if (!r.isSecret("users")) {
+      fail(
+        "a clear-text password must be stored encrypted: " +
+          "pulumi config set --secret --path 'users[N].password' ...",
+      );
+      return undefined;
+    }
+    return { kind: "clear", clear: password };
+  }
+  const version = passwordVersion ?? 1;
+  if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
+    fail("passwordVersion is a whole number from 1 up (raise it to generate a new password)");
+    return undefined;
+  }
+  return { kind: "generated", version };
+}
+
+function readAliases(r: Reader, domains: Set<string>, users: UserSpec[]): AliasSpec[] {
+  const mailboxes = new Set(users.map((u) => u.address));
+  const seen = new Map<string, string>();
+  const aliases: AliasSpec[] = [];
+  const entries = r.list("aliases");
+  // Addresses first, so targets can be checked against every alias whatever the order.
+  const aliasAddresses = new Set(
+    entries.flatMap((e) =>
+      isRecord(e) && typeof e.address === "string" ? [normalizeAddress(e.address)] : [],
+    ),
+  );
+  entries.forEach((entry, i) => {
+    const where = `aliases[${i}]`;
+    if (!isRecord(entry) || typeof entry.address !== "string") {
+      return r.fail(where, "an alias is an object with `address` and `to`");
+    }
+    const label = `${where} (${entry.address})`;
+    const fail = (rule: string) => r.fail(label, rule);
+    const unknown = Object.keys(entry).filter((k) => k !== "address" && k !== "to");
+    if (unknown.length > 0)
+      return fail(`unknown field(s) ${unknown.join(", ")}; known: address, to`);
+    const address = normalizeAddress(entry.address);
+    const { parsed, error } = addressRule(address, true);
+    if (!parsed) return fail(error ?? "invalid address");
+    if (!domains.has(parsed.domain))
+      return fail(`its domain ${parsed.domain} is not in vmail:domains`);
+    const previous = seen.get(address);
+    if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
+    seen.set(address, label);
+
+    const rawTargets = typeof entry.to === "string" ? [entry.to] : entry.to;
+    if (!Array.isArray(rawTargets) || rawTargets.length === 0) {
+      return fail("`to` is an address or a non-empty list of addresses");
+    }
+    const targets: string[] = [];
+    for (const rawTarget of rawTargets) {
+      if (typeof rawTarget !== "string") return fail("`to` holds addresses (strings)");
+      const target = normalizeAddress(rawTarget);
+      const t = addressRule(target, false);
+      if (!t.parsed) return fail(`target ${JSON.stringify(rawTarget)}: ${t.error}`);
+      if (domains.has(t.parsed.domain) && !mailboxes.has(target) && !aliasAddresses.has(target)) {
+        return fail(`target ${target} is in a hosted domain but is neither a user nor an alias`);
+      }
+      if (targets.includes(target)) return fail(`target ${target} is listed twice`);
+      targets.push(target);
+    }
+    aliases.push({ address, domain: parsed.domain, targets, automatic: false });
+  });
+  const loop = findAliasLoop(aliases);
+  if (loop) r.fail("aliases", `alias loop: ${loop.join(" -> ")} (Postfix would bounce this mail)`);
+  return aliases;
+}
+
+/**
+ * A cycle of aliases (a -> b -> a), which Postfix ends by bouncing. An alias to itself is not a
+ * loop: it is how a mailbox opts out of its domain's catch-all.
+ */
+export function findAliasLoop(
+  aliases: Pick<AliasSpec, "address" | "targets">[],
+): string[] | undefined {
+  const edges = new Map(aliases.map((a) => [a.address, a.targets.filter((t) => t !== a.address)]));
+  const state = new Map<string, "open" | "done">();
+  const path: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === "done") return undefined;
+    if (state.get(node) === "open") return [...path.slice(path.indexOf(node)), node];
+    state.set(node, "open");
+    path.push(node);
+    for (const next of edges.get(node) ?? []) {
+      const loop = visit(next);
+      if (loop) return loop;
+    }
+    path.pop();
+    state.set(node, "done");
+    return undefined;
+  };
+  for (const node of edges.keys()) {
+    const loop = visit(node);
+    if (loop) return loop;
+  }
+  return undefined;
+}
+
+/**
+ * Postfix consults virtual_alias_maps before the mailbox maps, so `@domain` would take the mail
+ * of every mailbox of that domain. Each such mailbox gets a self-alias unless it has an alias.
+ */
+export function withCatchAllShields(aliases: AliasSpec[], users: UserSpec[]): AliasSpec[] {
+  const catchAllDomains = new Set(
+    aliases.filter((a) => a.address.startsWith("@")).map((a) => a.domain),
+  );
+  const explicit = new Set(aliases.map((a) => a.address));
+  const shields = users
+    .filter((u) => catchAllDomains.has(u.domain) && !explicit.has(u.address))
+    .map((u) => ({ address: u.address, domain: u.domain, targets: [u.address], automatic: true }));
+  return [...aliases, ...shields];
+}
+
+function readRootForward(r: Reader): string[] {
+  const targets: string[] = [];
+  r.list("rootForward").forEach((entry, i) => {
+    const where = `rootForward[${i}]`;
+    if (typeof entry !== "string") return r.fail(where, "an address (string)");
+    const address = normalizeAddress(entry);
+    const { error } = addressRule(address, false);
+    if (error) return r.fail(where, `${JSON.stringify(entry)}: ${error}`);
+    targets.push(address);
+  });
+  return targets;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

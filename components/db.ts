@@ -1,0 +1,76 @@
+// PostgreSQL access for the dynamic providers: one pool per target, shared by every resource the
+// provider process handles, so a run with thousands of rows opens a handful of connections.
+
+import { createHash } from "node:crypto";
+import { Pool, type PoolClient } from "pg";
+import type { DatabaseSettings } from "./config";
+import { setRoleSql } from "./sql";
+
+export interface DbTarget {
+  settings: DatabaseSettings;
+  adminPassword: string;
+}
+
+type PoolCache = Map<string, Pool>;
+const CACHE_KEY = Symbol.for("vmail.pgPools");
+
+function pools(): PoolCache {
+  const g = globalThis as unknown as Record<symbol, PoolCache | undefined>;
+  return (g[CACHE_KEY] ??= new Map<string, Pool>());
+}
+
+/** A pool for the admin role on `database` (the mail database unless another is named). */
+export function poolFor(target: DbTarget, database = target.settings.name): Pool {
+  const s = target.settings;
+  const key = createHash("sha256")
+    .update(
+      JSON.stringify([s.host, s.port, s.sslMode, s.adminUser, database, target.adminPassword]),
+    )
+    .digest("hex");
+  let pool = pools().get(key);
+  if (!pool) {
+    pool = new Pool({
+      host: s.host,
+      port: s.port,
+      user: s.adminUser,
+      password: target.adminPassword,
+      database,
+      ssl: s.sslMode === "disable" ? false : { rejectUnauthorized: s.sslMode === "verify-full" },
+      max: 4,
+      idleTimeoutMillis: 5_000,
+      application_name: "vmail",
+    });
+    // An idle client's error (server restart) must not crash the provider process.
+    pool.on("error", () => undefined);
+    pools().set(key, pool);
+  }
+  return pool;
+}
+
+/** Runs `work` in one transaction, optionally with the rights of `role` (SET LOCAL ROLE). */
+export async function inTransaction<T>(
+  target: DbTarget,
+  role: string | undefined,
+  work: (client: PoolClient) => Promise<T>,
+  database?: string,
+): Promise<T> {
+  const client = await poolFor(target, database).connect();
+  try {
+    await client.query("BEGIN");
+    if (role) await client.query(setRoleSql(role));
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export async function closePools(): Promise<void> {
+  const all = [...pools().values()];
+  pools().clear();
+  await Promise.all(all.map((p) => p.end()));
+}

@@ -1,0 +1,136 @@
+// PostgreSQL for the mail accounts: a read-only login role for Postfix and Dovecot, an owner role,
+// the `mail` database, schema public locked down, the three tables, SELECT-only grants for the
+// reader (tables made later included), and the pg_hba.conf lines that let the two roles in.
+
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { DatabaseSettings } from "./config";
+import { HBA_BLOCK, renderHbaBlock } from "./pgHba";
+import { MailTables, PgReload } from "./schemaProvider";
+import type { Server } from "./server";
+
+export interface MailDatabaseArgs {
+  server: Server;
+  settings: DatabaseSettings;
+  adminPassword: pulumi.Input<string>;
+  /** Keep the database (and its mail data) from being deleted. */
+  protect: boolean;
+}
+
+export const MAIL_TABLES = ["users", "transports", "aliases"];
+
+export class MailDatabase extends pulumi.ComponentResource {
+  readonly readerPassword: pulumi.Output<string>;
+  readonly ownerPassword: pulumi.Output<string>;
+  readonly databaseName: pulumi.Output<string>;
+  /** Done when the tables exist and the reader's grants are in place: rows may be written. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("vmail:index:MailDatabase", name, {}, opts);
+    const s = args.settings;
+    const child = { parent: this };
+
+    // Every postgresql resource names this provider; none may fall back to a default one.
+    const provider = new postgresql.Provider(
+      "postgresql",
+      {
+        host: s.host,
+        port: s.port,
+        username: s.adminUser,
+        password: args.adminPassword,
+        sslmode: s.sslMode,
+        superuser: true,
+        database: "postgres",
+      },
+      child,
+    );
+    const pg = { parent: this, provider };
+
+    // Letters and digits only: safe in a Postfix .cf file, a libpq string and Dovecot's config.
+    const password = (role: string, version: number) =>
+      new random.RandomPassword(
+        `${role}-password`,
+        { length: 32, special: false, keepers: { version: String(version) } },
+        child,
+      );
+    const readerSecret = password(s.readerRole, s.readerPasswordVersion);
+    const ownerSecret = password(s.ownerRole, s.ownerPasswordVersion);
+    this.readerPassword = readerSecret.result;
+    this.ownerPassword = ownerSecret.result;
+
+    const reader = new postgresql.Role(
+      s.readerRole,
+      { name: s.readerRole, login: true, password: readerSecret.result },
+      pg,
+    );
+    const owner = new postgresql.Role(
+      s.ownerRole,
+      { name: s.ownerRole, login: true, password: ownerSecret.result },
+      pg,
+    );
+    const database = new postgresql.Database(
+      s.name,
+      { name: s.name, owner: owner.name },
+      { ...pg, protect: args.protect },
+    );
+    this.databaseName = database.name;
+
+    const tables = new MailTables(
+      `${s.name}-tables`,
+      { database: s.name, ownerRole: s.ownerRole },
+      { parent: this, dependsOn: [database, owner] },
+    );
+    const inDb = { database: database.name, schema: "public" };
+    const afterTables = { ...pg, dependsOn: [tables] };
+    // PUBLIC keeps neither CREATE nor USAGE on schema public (an empty list revokes).
+    const lockdown = new postgresql.Grant(
+      "public-schema-lockdown",
+      { ...inDb, role: "public", objectType: "schema", privileges: [] },
+      afterTables,
+    );
+    const usage = new postgresql.Grant(
+      `${s.readerRole}-schema-usage`,
+      { ...inDb, role: reader.name, objectType: "schema", privileges: ["USAGE"] },
+      afterTables,
+    );
+    const select = new postgresql.Grant(
+      `${s.readerRole}-select`,
+      {
+        ...inDb,
+        role: reader.name,
+        objectType: "table",
+        objects: MAIL_TABLES,
+        privileges: ["SELECT"],
+      },
+      afterTables,
+    );
+    // Tables the owner makes later are readable too (a Grant covers only tables that exist now).
+    const later = new postgresql.DefaultPrivileges(
+      `${s.readerRole}-select-later`,
+      {
+        ...inDb,
+        owner: owner.name,
+        role: reader.name,
+        objectType: "table",
+        privileges: ["SELECT"],
+      },
+      afterTables,
+    );
+
+    const hba = args.server.file(
+      "pg-hba-block",
+      { path: s.hbaFile, content: renderHbaBlock(s), block: HBA_BLOCK },
+      child,
+    );
+    const reload = new PgReload(
+      "pg-hba-reload",
+      { trigger: hba.sha256 },
+      { parent: this, dependsOn: [hba] },
+    );
+
+    this.ready = [tables, lockdown, usage, select, later, reload];
+    this.registerOutputs({ databaseName: this.databaseName });
+  }
+}

@@ -1,0 +1,31 @@
+// The Unix account that owns every maildir. Its uid and gid are read back from the server (never
+// copied by hand) and feed the transports rows and Postfix's virtual_uid_maps/virtual_gid_maps.
+
+import * as pulumi from "@pulumi/pulumi";
+import type { MailOwnerSpec } from "./config";
+import { mailOwnerScript, parseUidGid } from "./scripts";
+import type { Server } from "./server";
+
+export interface MailOwnerArgs {
+  server: Server;
+  owner: MailOwnerSpec;
+}
+
+export class MailOwner extends pulumi.ComponentResource {
+  readonly uid: pulumi.Output<number>;
+  readonly gid: pulumi.Output<number>;
+
+  constructor(name: string, args: MailOwnerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("vmail:index:MailOwner", name, {}, opts);
+    // No delete script: destroying the stack leaves the account and every maildir in place.
+    const account = args.server.command(
+      "mail-owner-account",
+      { script: mailOwnerScript(args.owner), logOutput: true },
+      { parent: this },
+    );
+    const ids = account.stdout.apply(parseUidGid);
+    this.uid = ids.uid;
+    this.gid = ids.gid;
+    this.registerOutputs({ uid: this.uid, gid: this.gid });
+  }
+}

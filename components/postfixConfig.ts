@@ -1,0 +1,70 @@
+// What vmail writes into Postfix: the pgsql lookup files and the main.cf settings. Pure.
+
+export type MapName = "mailboxes" | "transport" | "aliases" | "domains";
+
+/** One query per map. Postfix quotes %s itself (SQL-escaped, lower-cased key). */
+const QUERIES: Record<MapName, string> = {
+  mailboxes: "SELECT maildir FROM users WHERE email = '%s'",
+  transport: "SELECT transport FROM transports WHERE domain = '%s'",
+  aliases: "SELECT email FROM aliases WHERE alias = '%s'",
+  // virtual_mailbox_domains: listing the domains lets smtpd refuse unknown recipients at RCPT.
+  domains: "SELECT domain FROM transports WHERE domain = '%s'",
+};
+
+export const MAP_NAMES = Object.keys(QUERIES) as MapName[];
+
+export interface MapConnection {
+  port: number;
+  user: string;
+  dbname: string;
+}
+
+export function mapFilePath(mapsDir: string, map: MapName): string {
+  return `${mapsDir}/${map}.cf`;
+}
+
+/** A pgsql_table(5) file. It holds the reader's password, so it is a secret as a whole. */
+export function renderMapFile(map: MapName, conn: MapConnection, password: string): string {
+  return [
+    "# Written by vmail (Pulumi). Edits here are overwritten by the next `pulumi up`.",
+    // The reader may connect from loopback only (pg_hba), so the maps always use 127.0.0.1.
+    `hosts = inet:127.0.0.1:${conn.port}`,
+    `user = ${conn.user}`,
+    `password = ${password}`,
+    `dbname = ${conn.dbname}`,
+    `query = ${QUERIES[map]}`,
+    "",
+  ].join("\n");
+}
+
+export interface MainCfInput {
+  mapsDir: string;
+  mailboxBase: string;
+  uid: number;
+  gid: number;
+  proxy: boolean;
+}
+
+/** The main.cf settings of the articles, plus the domains lookup. */
+export function mainCfSettings(input: MainCfInput): Record<string, string> {
+  const map = (name: MapName) =>
+    `${input.proxy ? "proxy:" : ""}pgsql:${mapFilePath(input.mapsDir, name)}`;
+  return {
+    // Empty: no local(8) lookups; the virtual maps decide who exists.
+    local_recipient_maps: "",
+    virtual_mailbox_base: input.mailboxBase.endsWith("/")
+      ? input.mailboxBase
+      : `${input.mailboxBase}/`,
+    virtual_uid_maps: `static:${input.uid}`,
+    virtual_gid_maps: `static:${input.gid}`,
+    virtual_mailbox_domains: map("domains"),
+    virtual_mailbox_maps: map("mailboxes"),
+    virtual_alias_maps: map("aliases"),
+    transport_maps: map("transport"),
+  };
+}
+
+/** The proxy: maps proxymap must be allowed to open (proxy_read_maps), in main.cf's spelling. */
+export function proxiedMaps(mapsDir: string): string[] {
+  return MAP_NAMES.map((name) => `proxy:pgsql:${mapFilePath(mapsDir, name)}`);
+}

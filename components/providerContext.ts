@@ -1,0 +1,43 @@
+// What every dynamic provider needs from the stack config: how to reach the server and the
+// database. Read in `configure`, so no credential is ever stored in a resource's state.
+
+import type * as pulumi from "@pulumi/pulumi";
+import { NAMESPACE, parseConnectionSettings } from "./config";
+import type { DbTarget } from "./db";
+import type { ShellTarget } from "./shell";
+
+export interface ProviderContext {
+  shell: ShellTarget;
+  db: DbTarget;
+}
+
+export function contextFromConfig(config: pulumi.dynamic.Config): ProviderContext {
+  const get = (key: string) => config.get(`${NAMESPACE}:${key}`);
+  const { database, server } = parseConnectionSettings({ get, isSecret: () => true });
+  return {
+    shell: { access: server, privateKey: get("sshPrivateKey") },
+    db: { settings: database, adminPassword: get("pgAdminPassword") ?? "" },
+  };
+}
+
+/**
+ * Holds the context a provider was configured with. Each provider module keeps one; the engine
+ * calls `configure` before any other method.
+ */
+export class ContextHolder {
+  private ctx?: ProviderContext;
+
+  set(config: pulumi.dynamic.Config): void {
+    this.ctx = contextFromConfig(config);
+  }
+
+  /** For tests and tools that drive a provider directly. */
+  use(ctx: ProviderContext): void {
+    this.ctx = ctx;
+  }
+
+  get(): ProviderContext {
+    if (!this.ctx) throw new Error("vmail: provider used before configure()");
+    return this.ctx;
+  }
+}

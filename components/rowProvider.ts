@@ -1,0 +1,219 @@
+// The dynamic providers behind the rows: one row of transports, users or aliases per resource.
+// They connect as the admin role and SET ROLE to the owner role, so a row is written with the
+// owner's rights, and rotating the owner's password never touches a row's state.
+
+import { randomBytes } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { inTransaction, type DbTarget } from "./db";
+import { hashPassword, type HashScheme } from "./passwords";
+import { ContextHolder } from "./providerContext";
+import {
+  ALIASES,
+  deleteSql,
+  selectSql,
+  TRANSPORTS,
+  upsertSql,
+  USERS,
+  type TableShape,
+} from "./sql";
+
+type Row = Record<string, unknown>;
+
+export async function writeRow(db: DbTarget, shape: TableShape, values: Row): Promise<void> {
+  const params = [shape.key, ...shape.columns].map((c) => values[c]);
+  await inTransaction(db, db.settings.ownerRole, (c) => c.query(upsertSql(shape), params));
+}
+
+export async function deleteRow(db: DbTarget, shape: TableShape, key: string): Promise<void> {
+  await inTransaction(db, db.settings.ownerRole, (c) => c.query(deleteSql(shape), [key]));
+}
+
+export async function readRow(
+  db: DbTarget,
+  shape: TableShape,
+  key: string,
+): Promise<Row | undefined> {
+  const result = await inTransaction(db, db.settings.ownerRole, (c) =>
+    c.query<Row>(selectSql(shape), [key]),
+  );
+  return result.rows[0];
+}
+
+/** Names of the fields that differ, compared as JSON. */
+function changedFields<T extends object>(olds: T, news: T, fields: (keyof T)[]): (keyof T)[] {
+  return fields.filter((f) => JSON.stringify(olds[f] ?? null) !== JSON.stringify(news[f] ?? null));
+}
+
+// --- transports (one per domain) --------------------------------------------------------------
+
+export interface DomainRow {
+  domain: string;
+  gid: number;
+  transport: string;
+}
+
+const domainContext = new ContextHolder();
+
+export const domainProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => Promise.resolve(domainContext.set(req.config)),
+  async create(inputs: DomainRow) {
+    await writeRow(domainContext.get().db, TRANSPORTS, { ...inputs });
+    return { id: inputs.domain, outs: inputs };
+  },
+  diff: (_id, olds: DomainRow, news: DomainRow) =>
+    Promise.resolve({ changes: changedFields(olds, news, ["gid", "transport"]).length > 0 }),
+  async update(_id, _olds: DomainRow, news: DomainRow) {
+    await writeRow(domainContext.get().db, TRANSPORTS, { ...news });
+    return { outs: news };
+  },
+  async read(id: string, props: DomainRow) {
+    const row = await readRow(domainContext.get().db, TRANSPORTS, id);
+    return row ? { id, props: { ...props, gid: row.gid, transport: row.transport } } : { id: "" };
+  },
+  async delete(id: string) {
+    await deleteRow(domainContext.get().db, TRANSPORTS, id);
+  },
+};
+
+// --- aliases ----------------------------------------------------------------------------------
+
+export interface AliasRow {
+  alias: string;
+  /** Comma-separated targets, as Postfix reads a virtual alias result. */
+  email: string;
+}
+
+const aliasContext = new ContextHolder();
+
+export const aliasProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => Promise.resolve(aliasContext.set(req.config)),
+  async create(inputs: AliasRow) {
+    await writeRow(aliasContext.get().db, ALIASES, { ...inputs });
+    return { id: inputs.alias, outs: inputs };
+  },
+  diff: (_id, olds: AliasRow, news: AliasRow) =>
+    Promise.resolve({ changes: changedFields(olds, news, ["email"]).length > 0 }),
+  async update(_id, _olds: AliasRow, news: AliasRow) {
+    await writeRow(aliasContext.get().db, ALIASES, { ...news });
+    return { outs: news };
+  },
+  async read(id: string, props: AliasRow) {
+    const row = await readRow(aliasContext.get().db, ALIASES, id);
+    return row ? { id, props: { ...props, email: row.email } } : { id: "" };
+  },
+  async delete(id: string) {
+    await deleteRow(aliasContext.get().db, ALIASES, id);
+  },
+};
+
+// --- users ------------------------------------------------------------------------------------
+
+export interface UserInputs {
+  email: string;
+  realname: string | null;
+  maildir: string;
+  scheme: HashScheme;
+  /** A `doveadm pw` hash, stored as given. */
+  passwordHash?: string;
+  /** A clear-text password (secret) to hash. */
+  password?: string;
+  /** Generate a password; bumping the number makes a new one. */
+  generateVersion?: number;
+}
+
+export interface UserOutputs extends UserInputs {
+  /** What vmail wrote into users.password (secret). */
+  writtenHash: string;
+  /** What users.password holds now; differs from writtenHash after a change behind vmail's back. */
+  storedHash: string;
+  /** The generated password (secret), when vmail generated it. */
+  generatedPassword?: string;
+}
+
+/** 24 characters of a-z, A-Z, 0-9: about 143 bits, easy to hand over. */
+export function generatePassword(): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  const bytes = randomBytes(48);
+  let out = "";
+  for (const b of bytes) {
+    if (b < 4 * alphabet.length) out += alphabet[b % alphabet.length]; // no modulo bias
+    if (out.length === 24) break;
+  }
+  return out.length === 24 ? out : generatePassword();
+}
+
+/**
+ * The hash to store and the generated password. The old ones are kept unless the input asks for
+ * new ones, so a second `up` changes nothing and a hash changed behind vmail's back is put back.
+ */
+async function passwordFor(
+  news: UserInputs,
+  olds: UserOutputs | undefined,
+): Promise<{ hash: string; generated?: string }> {
+  if (news.passwordHash !== undefined) return { hash: news.passwordHash };
+  const sameScheme = olds !== undefined && olds.scheme === news.scheme;
+  if (news.password !== undefined) {
+    if (sameScheme && olds.password === news.password) return { hash: olds.writtenHash };
+    return { hash: await hashPassword(news.password, news.scheme) };
+  }
+  if (sameScheme && olds.generatedPassword && olds.generateVersion === news.generateVersion) {
+    return { hash: olds.writtenHash, generated: olds.generatedPassword };
+  }
+  const generated = generatePassword();
+  return { hash: await hashPassword(generated, news.scheme), generated };
+}
+
+const userContext = new ContextHolder();
+
+async function writeUser(news: UserInputs, olds?: UserOutputs): Promise<UserOutputs> {
+  const { hash, generated } = await passwordFor(news, olds);
+  await writeRow(userContext.get().db, USERS, {
+    email: news.email,
+    password: hash,
+    realname: news.realname,
+    maildir: news.maildir,
+  });
+  return { ...news, writtenHash: hash, storedHash: hash, generatedPassword: generated };
+}
+
+export const userProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => Promise.resolve(userContext.set(req.config)),
+  async create(inputs: UserInputs) {
+    return { id: inputs.email, outs: await writeUser(inputs) };
+  },
+  diff(_id, olds: UserOutputs, news: UserInputs) {
+    const fields = changedFields<UserInputs>(olds, news, [
+      "realname",
+      "maildir",
+      "scheme",
+      "passwordHash",
+      "password",
+      "generateVersion",
+    ]);
+    const drifted = olds.storedHash !== olds.writtenHash;
+    return Promise.resolve({ changes: fields.length > 0 || drifted });
+  },
+  async update(_id, olds: UserOutputs, news: UserInputs) {
+    return { outs: await writeUser(news, olds) };
+  },
+  async read(id: string, props: UserOutputs) {
+    const row = await readRow(userContext.get().db, USERS, id);
+    if (!row) return { id: "" };
+    return {
+      id,
+      props: {
+        ...props,
+        realname: row.realname,
+        maildir: row.maildir,
+        storedHash: row.password,
+      },
+    };
+  },
+  async delete(id: string) {
+    // The row only: the maildir and its mail stay on disk.
+    await deleteRow(userContext.get().db, USERS, id);
+  },
+};
+
+/** Lets tests drive the providers directly, without an engine. */
+export const rowContexts = [domainContext, aliasContext, userContext];

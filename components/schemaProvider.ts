@@ -1,0 +1,117 @@
+// Dynamic providers for the two database steps @pulumi/postgresql has no resource for: the
+// tables (with schema public handed to the owner role) and a reload after pg_hba.conf changed.
+
+import * as pulumi from "@pulumi/pulumi";
+import { inTransaction, poolFor } from "./db";
+import { ContextHolder } from "./providerContext";
+import { CREATE_TABLES, schemaOwnershipSql } from "./sql";
+
+export interface MailTablesInputs {
+  database: string;
+  ownerRole: string;
+}
+
+const tablesContext = new ContextHolder();
+
+async function ensureTables(inputs: MailTablesInputs): Promise<void> {
+  const db = tablesContext.get().db;
+  // Ownership first (as admin), then the tables as the owner role, so the owner owns them.
+  await inTransaction(
+    db,
+    undefined,
+    async (client) => {
+      await client.query(schemaOwnershipSql(inputs.ownerRole));
+    },
+    inputs.database,
+  );
+  await inTransaction(
+    db,
+    inputs.ownerRole,
+    async (client) => {
+      for (const statement of CREATE_TABLES) await client.query(statement);
+    },
+    inputs.database,
+  );
+}
+
+export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => Promise.resolve(tablesContext.set(req.config)),
+  async create(inputs: MailTablesInputs) {
+    await ensureTables(inputs);
+    return { id: inputs.database, outs: inputs };
+  },
+  diff: (_id, olds: MailTablesInputs, news: MailTablesInputs) =>
+    Promise.resolve({
+      changes: olds.database !== news.database || olds.ownerRole !== news.ownerRole,
+      replaces: olds.database !== news.database ? ["database"] : [],
+    }),
+  async update(_id, _olds, news: MailTablesInputs) {
+    await ensureTables(news);
+    return { outs: news };
+  },
+  async read(id: string, props: MailTablesInputs) {
+    const result = await poolFor(tablesContext.get().db, props.database).query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)",
+      [["users", "transports", "aliases"]],
+    );
+    return result.rows[0].n === 3 ? { id, props } : { id: "" };
+  },
+  // Nothing on delete: the tables go with the database, and a kept database keeps its mail data.
+  delete: () => Promise.resolve(),
+};
+
+export class MailTables extends pulumi.dynamic.Resource {
+  constructor(name: string, args: MailTablesInputs, opts?: pulumi.CustomResourceOptions) {
+    super(mailTablesProvider, name, args, opts, "vmail", "MailTables");
+  }
+}
+
+export interface PgReloadInputs {
+  /** Changes whenever the reloaded configuration changed (the pg_hba block's sha256). */
+  trigger: string;
+}
+
+const reloadContext = new ContextHolder();
+
+/** pg_reload_conf(), then the server's own verdict on pg_hba.conf: any line it could not parse. */
+async function reload(): Promise<void> {
+  const pool = poolFor(reloadContext.get().db, "postgres");
+  await pool.query("SELECT pg_reload_conf()");
+  const errors = await pool.query<{ line_number: number; error: string }>(
+    "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL",
+  );
+  if (errors.rows.length > 0) {
+    const lines = errors.rows.map((r) => `line ${r.line_number}: ${r.error}`).join("; ");
+    throw new Error(`vmail: PostgreSQL does not accept pg_hba.conf (${lines})`);
+  }
+}
+
+export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => Promise.resolve(reloadContext.set(req.config)),
+  async create(inputs: PgReloadInputs) {
+    await reload();
+    return { id: "pg-reload", outs: inputs };
+  },
+  diff: (_id, olds: PgReloadInputs, news: PgReloadInputs) =>
+    Promise.resolve({ changes: olds.trigger !== news.trigger }),
+  async update(_id, _olds, news: PgReloadInputs) {
+    await reload();
+    return { outs: news };
+  },
+  // Destroy runs this before the pg_hba block is removed, so a reload here would be early; the
+  // removed lines name a role and database that destroy drops anyway.
+  delete: () => Promise.resolve(),
+};
+
+export class PgReload extends pulumi.dynamic.Resource {
+  constructor(
+    name: string,
+    args: { trigger: pulumi.Input<string> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(pgReloadProvider, name, args, opts, "vmail", "PgReload");
+  }
+}
+
+/** Lets tests drive the providers directly, without an engine. */
+export const schemaContexts = [tablesContext, reloadContext];

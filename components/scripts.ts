@@ -1,0 +1,188 @@
+// The shell scripts vmail runs on the mail server, rendered from validated values. Pure.
+// Every value spliced in is shell-quoted; secrets are never spliced in (they come on stdin).
+
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+// --- files ------------------------------------------------------------------------------------
+
+export interface FileOwnership {
+  mode: string; // octal, e.g. "0640"
+  owner: string;
+  group: string;
+}
+
+/** Writes stdin to `path` atomically; the temp file is 0600 from birth, so no one reads it early. */
+export function writeFileScript(path: string, own: FileOwnership | "keep"): string {
+  const p = shellQuote(path);
+  const perms =
+    own === "keep"
+      ? `if [ -e ${p} ]; then chown --reference=${p} "$tmp"; chmod --reference=${p} "$tmp"; else chmod 0644 "$tmp"; fi`
+      : `chown ${shellQuote(`${own.owner}:${own.group}`)} "$tmp"; chmod ${shellQuote(own.mode)} "$tmp"`;
+  return [
+    `dir=$(dirname ${p})`,
+    `mkdir -p "$dir"`,
+    `tmp=$(mktemp "$dir/.vmail.XXXXXX")`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `cat > "$tmp"`,
+    perms,
+    `mv -f "$tmp" ${p}`,
+    `trap - EXIT`,
+  ].join("\n");
+}
+
+/** Prints "absent", or "present MODE OWNER GROUP" then the file's content. */
+export function readFileScript(path: string): string {
+  const p = shellQuote(path);
+  return [
+    `if [ ! -e ${p} ]; then echo absent; exit 0; fi`,
+    `printf 'present %s\\n' "$(stat -c '%a %U %G' ${p})"`,
+    `cat ${p}`,
+  ].join("\n");
+}
+
+export function deleteFileScript(path: string): string {
+  return `rm -f ${shellQuote(path)}`;
+}
+
+export interface FileState {
+  present: boolean;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  content?: string;
+}
+
+/** Parses what readFileScript printed. */
+export function parseFileState(stdout: string): FileState {
+  if (stdout.trim() === "absent") return { present: false };
+  const newline = stdout.indexOf("\n");
+  const [, mode, owner, group] = stdout.slice(0, newline).split(" ");
+  return {
+    present: true,
+    mode: mode.padStart(4, "0"),
+    owner,
+    group,
+    content: stdout.slice(newline + 1),
+  };
+}
+
+// --- the mail owner account -------------------------------------------------------------------
+
+export interface OwnerAccount {
+  user: string;
+  group: string;
+  uid?: number;
+  gid?: number;
+  mailboxBase: string;
+}
+
+/**
+ * Creates the group, the user (no login shell) and the mailbox base if missing, checks a fixed
+ * uid/gid against what exists, and prints "UID GID" as the server has them.
+ */
+export function mailOwnerScript(a: OwnerAccount): string {
+  const user = shellQuote(a.user);
+  const group = shellQuote(a.group);
+  const base = shellQuote(a.mailboxBase);
+  const want = (kind: string, id: number | undefined, actual: string) =>
+    id === undefined
+      ? ""
+      : `if [ "${actual}" != "${id}" ]; then echo "vmail: ${kind} exists with id ${actual}, config asks for ${id}" >&2; exit 3; fi`;
+  return [
+    `if ! getent group ${group} >/dev/null; then groupadd ${a.gid !== undefined ? `-g ${a.gid} ` : ""}${group}; fi`,
+    `nologin=$(command -v nologin || echo /usr/sbin/nologin)`,
+    `if ! getent passwd ${user} >/dev/null; then`,
+    `  useradd -g ${group} ${a.uid !== undefined ? `-u ${a.uid} ` : ""}-d ${base} -M -s "$nologin" ${user}`,
+    `fi`,
+    `uid=$(id -u ${user})`,
+    `gid=$(getent group ${group} | cut -d: -f3)`,
+    want(`user ${a.user}`, a.uid, "$uid"),
+    want(`group ${a.group}`, a.gid, "$gid"),
+    `mkdir -p ${base}`,
+    `chown ${shellQuote(`${a.user}:${a.group}`)} ${base}`,
+    `chmod 0750 ${base}`,
+    `echo "$uid $gid"`,
+  ]
+    .filter((line) => line !== "")
+    .join("\n");
+}
+
+/** Reads "UID GID" printed by mailOwnerScript. */
+export function parseUidGid(stdout: string): { uid: number; gid: number } {
+  const match = /^(\d+) (\d+)\s*$/.exec(stdout.trim());
+  if (!match) throw new Error(`vmail: unexpected answer from the mail owner script: ${stdout}`);
+  return { uid: Number(match[1]), gid: Number(match[2]) };
+}
+
+// --- Postfix main.cf --------------------------------------------------------------------------
+
+export interface PostconfInput {
+  configDir: string;
+  settings: Record<string, string>;
+  /** Virtual mailbox domains: refused if Postfix also lists them in mydestination. */
+  domains: string[];
+  /** proxy: maps to add to proxy_read_maps when not covered already. */
+  proxiedMaps: string[];
+  /** Where the values vmail replaced are kept, to be put back on destroy. */
+  backupFile: string;
+}
+
+/**
+ * Sets the settings with postconf, after saving the values they replace, and reloads Postfix if it
+ * runs. Refuses virtual domains that are also in mydestination (Postfix would deliver them locally).
+ */
+export function postconfApplyScript(i: PostconfInput): string {
+  const c = `-c ${shellQuote(i.configDir)}`;
+  const keys = Object.keys(i.settings).map(shellQuote).join(" ");
+  const backup = shellQuote(i.backupFile);
+  const lines = [
+    `mydest=" $(postconf ${c} -x -h mydestination | tr ',' ' ' | tr -s ' ') "`,
+    ...i.domains.map(
+      (d) =>
+        `case "$mydest" in *" ${d} "*) echo "vmail: ${d} is in mydestination; a virtual mailbox domain must not be" >&2; exit 3;; esac`,
+    ),
+    // Only the first apply saves: later applies would only save vmail's own values.
+    `if [ ! -e ${backup} ]; then mkdir -p "$(dirname ${backup})"; postconf ${c} -n ${keys} > ${backup}.tmp; mv ${backup}.tmp ${backup}; fi`,
+    `postconf ${c} -e ${Object.entries(i.settings)
+      .map(([k, v]) => shellQuote(`${k}=${v}`))
+      .join(" ")}`,
+  ];
+  if (i.proxiedMaps.length > 0) {
+    lines.push(
+      `current=$(postconf ${c} -h proxy_read_maps)`,
+      `expanded=" $(postconf ${c} -x -h proxy_read_maps | tr ',' ' ' | tr -s ' ') "`,
+      `add=""`,
+      ...i.proxiedMaps.map((m) => `case "$expanded" in *" ${m} "*) ;; *) add="$add ${m}";; esac`),
+      `if [ -n "$add" ]; then postconf ${c} -e "proxy_read_maps=$current$add"; fi`,
+    );
+  }
+  lines.push(reloadPostfixLine(i.configDir));
+  return lines.join("\n");
+}
+
+/** Removes vmail's settings and puts back what they replaced; reloads Postfix if it runs. */
+export function postconfRemoveScript(i: PostconfInput): string {
+  const c = `-c ${shellQuote(i.configDir)}`;
+  const backup = shellQuote(i.backupFile);
+  const lines = [`postconf ${c} -X ${Object.keys(i.settings).map(shellQuote).join(" ")}`];
+  if (i.proxiedMaps.length > 0) {
+    // Drop vmail's own entries from proxy_read_maps, keep the rest as it was.
+    const sedArgs = i.proxiedMaps.map((m) => `-e ${shellQuote(`s#[ ,]*${m}##g`)}`).join(" ");
+    lines.push(
+      `current=$(postconf ${c} -h proxy_read_maps | sed ${sedArgs})`,
+      `postconf ${c} -e "proxy_read_maps=$current"`,
+    );
+  }
+  lines.push(
+    `if [ -e ${backup} ]; then while IFS= read -r line; do postconf ${c} -e "$line"; done < ${backup}; rm -f ${backup}; fi`,
+    reloadPostfixLine(i.configDir),
+  );
+  return lines.join("\n");
+}
+
+function reloadPostfixLine(configDir: string): string {
+  const c = `-c ${shellQuote(configDir)}`;
+  return `if postfix ${c} status >/dev/null 2>&1; then postfix ${c} reload >/dev/null 2>&1; fi`;
+}

@@ -1,0 +1,142 @@
+// A file (or a marked block inside a shared file) on the mail server, as a resource with `read`,
+// so `pulumi refresh` sees a file deleted or edited behind vmail's back and `up` puts it back.
+// Content reaches the server on stdin; state keeps only its sha256, never the text.
+
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { blockBody, withBlock, withoutBlock, type BlockSpec } from "./managedBlock";
+import { ContextHolder } from "./providerContext";
+import {
+  deleteFileScript,
+  parseFileState,
+  readFileScript,
+  writeFileScript,
+  type FileOwnership,
+  type FileState,
+} from "./scripts";
+import { mustRunOnServer, type ShellTarget } from "./shell";
+
+export interface ServerFileInputs {
+  path: string;
+  content: string;
+  /** Whole file: mode and owner to set. Block: the file keeps its own. */
+  ownership?: FileOwnership;
+  block?: BlockSpec;
+}
+
+interface ServerFileOutputs {
+  path: string;
+  ownership?: FileOwnership;
+  block?: BlockSpec;
+  sha256: string;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+async function readState(shell: ShellTarget, path: string): Promise<FileState> {
+  return parseFileState(await mustRunOnServer(shell, `reading ${path}`, readFileScript(path)));
+}
+
+async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<ServerFileOutputs> {
+  const { path, block, ownership } = inputs;
+  if (block) {
+    const current = await readState(shell, path);
+    const text = withBlock(current.content ?? "", block, inputs.content);
+    await mustRunOnServer(shell, `writing ${path}`, writeFileScript(path, "keep"), text);
+  } else {
+    if (!ownership) throw new Error(`vmail: ${path}: a whole file needs its ownership`);
+    await mustRunOnServer(
+      shell,
+      `writing ${path}`,
+      writeFileScript(path, ownership),
+      inputs.content,
+    );
+  }
+  return { path, ownership, block, sha256: sha256(inputs.content) };
+}
+
+const context = new ContextHolder();
+
+export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
+  configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    context.set(req.config);
+    return Promise.resolve();
+  },
+
+  async create(inputs: ServerFileInputs): Promise<pulumi.dynamic.CreateResult> {
+    return { id: inputs.path, outs: await write(context.get().shell, inputs) };
+  },
+
+  diff(_id: string, olds: ServerFileOutputs, news: ServerFileInputs) {
+    const replaces = olds.path !== news.path ? ["path"] : [];
+    const changed =
+      replaces.length > 0 ||
+      olds.sha256 !== sha256(news.content) ||
+      JSON.stringify(olds.ownership ?? null) !== JSON.stringify(news.ownership ?? null) ||
+      JSON.stringify(olds.block ?? null) !== JSON.stringify(news.block ?? null);
+    // A moved file is written at its new path before the old one is removed.
+    return Promise.resolve({ changes: changed, replaces });
+  },
+
+  async update(
+    _id: string,
+    olds: ServerFileOutputs,
+    news: ServerFileInputs,
+  ): Promise<pulumi.dynamic.UpdateResult> {
+    const shell = context.get().shell;
+    if (olds.block && news.block && olds.block.marker !== news.block.marker) {
+      await removeFrom(shell, olds);
+    }
+    return { outs: await write(shell, news) };
+  },
+
+  async read(id: string, props: ServerFileOutputs): Promise<pulumi.dynamic.ReadResult> {
+    const current = await readState(context.get().shell, props.path);
+    if (!current.present) return { id: "", props: {} };
+    if (props.block) {
+      const body = blockBody(current.content ?? "", props.block.marker);
+      if (body === undefined) return { id: "", props: {} };
+      return { id, props: { ...props, sha256: sha256(body) } };
+    }
+    const ownership = {
+      mode: current.mode ?? "",
+      owner: current.owner ?? "",
+      group: current.group ?? "",
+    };
+    return { id, props: { ...props, ownership, sha256: sha256(current.content ?? "") } };
+  },
+
+  async delete(_id: string, props: ServerFileOutputs): Promise<void> {
+    await removeFrom(context.get().shell, props);
+  },
+};
+
+async function removeFrom(shell: ShellTarget, props: ServerFileOutputs): Promise<void> {
+  if (!props.block) {
+    await mustRunOnServer(shell, `removing ${props.path}`, deleteFileScript(props.path));
+    return;
+  }
+  const current = await readState(shell, props.path);
+  if (!current.present) return;
+  const text = withoutBlock(current.content ?? "", props.block.marker);
+  await mustRunOnServer(shell, `writing ${props.path}`, writeFileScript(props.path, "keep"), text);
+}
+
+/** Lets tests drive the provider directly, without an engine. */
+export const serverFileContext = context;
+
+export interface ServerFileArgs {
+  path: pulumi.Input<string>;
+  content: pulumi.Input<string>;
+  ownership?: pulumi.Input<FileOwnership>;
+  block?: pulumi.Input<BlockSpec>;
+}
+
+export class ServerFile extends pulumi.dynamic.Resource {
+  declare readonly path: pulumi.Output<string>;
+  declare readonly sha256: pulumi.Output<string>;
+
+  constructor(name: string, args: ServerFileArgs, opts?: pulumi.CustomResourceOptions) {
+    super(serverFileProvider, name, { ...args, sha256: undefined }, opts, "vmail", "ServerFile");
+  }
+}

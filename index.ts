@@ -1,0 +1,15 @@
+// vmail: converge one mail server's virtual mail accounts from this stack's config.
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "./components/stackConfig";
+import { MailServer } from "./components/mailServer";
+
+const { spec, adminPassword, sshPrivateKey } = readStackConfig();
+const mail = new MailServer("mail", { spec, adminPassword, sshPrivateKey });
+
+export const mailUid = mail.uid;
+export const mailGid = mail.gid;
+export const readerPassword = mail.readerPassword;
+export const ownerPassword = mail.ownerPassword;
+/** Generated mail passwords by address: `pulumi stack output --show-secrets generatedPasswords`. */
+export const generatedPasswords = mail.generatedPasswords;
+export const domains = pulumi.output(spec.domains);
