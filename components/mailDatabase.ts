@@ -57,17 +57,18 @@ export class MailDatabase extends pulumi.ComponentResource {
       );
     const readerSecret = password(s.readerRole, s.readerPasswordVersion);
     const ownerSecret = password(s.ownerRole, s.ownerPasswordVersion);
-    this.readerPassword = readerSecret.result;
-    this.ownerPassword = ownerSecret.result;
+    // Secret already by the random provider's own marking; said again so it never depends on it.
+    this.readerPassword = pulumi.secret(readerSecret.result);
+    this.ownerPassword = pulumi.secret(ownerSecret.result);
 
     const reader = new postgresql.Role(
       s.readerRole,
-      { name: s.readerRole, login: true, password: readerSecret.result },
+      { name: s.readerRole, login: true, password: this.readerPassword },
       pg,
     );
     const owner = new postgresql.Role(
       s.ownerRole,
-      { name: s.ownerRole, login: true, password: ownerSecret.result },
+      { name: s.ownerRole, login: true, password: this.ownerPassword },
       pg,
     );
     const database = new postgresql.Database(

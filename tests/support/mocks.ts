@@ -1,0 +1,98 @@
+// Pulumi's unit-test mocks, recording every resource the program registers with its parent,
+// its dependencies and its (unresolved) inputs, so tests can look at the graph as the engine would.
+
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  resource: pulumi.Resource;
+  parent?: pulumi.Resource;
+  dependsOn: pulumi.Resource[];
+  props: Record<string, unknown>;
+  /** The inputs as the mock engine received them (secrets unwrapped). */
+  inputs?: Record<string, unknown>;
+}
+
+export const MOCK_UID = 1002;
+export const MOCK_GID = 1003;
+
+export class MockEngine {
+  readonly recorded: Recorded[] = [];
+  private readonly inputsByName = new Map<string, Record<string, unknown>>();
+
+  async install(stack = "dev"): Promise<void> {
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          const inputs = args.inputs as Record<string, unknown>;
+          this.inputsByName.set(`${args.type}::${args.name}`, inputs);
+          return {
+            id: `${args.name}-id`,
+            state: { ...inputs, ...mockOutputs(args.type, args.name) },
+          };
+        },
+        call: () => ({}),
+      },
+      "vmail",
+      stack,
+      false,
+    );
+  }
+
+  /** A resource transformation that records each resource under the component it is given to. */
+  readonly record: pulumi.ResourceTransformation = (args) => {
+    const dependsOn = args.opts.dependsOn;
+    this.recorded.push({
+      type: args.type,
+      name: args.name,
+      resource: args.resource,
+      parent: args.opts.parent,
+      dependsOn: (Array.isArray(dependsOn)
+        ? dependsOn
+        : dependsOn
+          ? [dependsOn]
+          : []) as pulumi.Resource[],
+      props: args.props,
+    });
+    return undefined;
+  };
+
+  inputsOf(r: Recorded): Record<string, unknown> | undefined {
+    return this.inputsByName.get(`${r.type}::${r.name}`);
+  }
+
+  find(type: string, name: string): Recorded {
+    const found = this.recorded.find((r) => r.type === type && r.name === name);
+    if (!found) throw new Error(`no ${type} named ${name}; have ${this.names().join(", ")}`);
+    return found;
+  }
+
+  nameOf(resource: pulumi.Resource | undefined): string | undefined {
+    return this.recorded.find((r) => r.resource === resource)?.name;
+  }
+
+  names(): string[] {
+    return this.recorded.map((r) => `${r.type}::${r.name}`);
+  }
+}
+
+function mockOutputs(type: string, name: string): Record<string, unknown> {
+  if (type === "command:local:Command" && name === "mail-owner-account") {
+    return { stdout: `${MOCK_UID} ${MOCK_GID}\n` };
+  }
+  if (type === "random:index/randomPassword:RandomPassword") return { result: `pw-of-${name}` };
+  if (type === "pulumi-nodejs:dynamic/vmail:ServerFile") return { sha256: `sha-of-${name}` };
+  if (type === "pulumi-nodejs:dynamic/vmail:MailUser")
+    return { generatedPassword: `generated-${name}` };
+  return {};
+}
+
+/** Resolves an Output (or plain value) in the mock engine. */
+export function valueOf<T>(input: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(input).apply((v) => resolve(v as T)));
+}
+
+export function isSecretInput(input: unknown): Promise<boolean> {
+  return pulumi.Output.isInstance(input) ? pulumi.isSecret(input) : Promise.resolve(false);
+}

@@ -1,0 +1,60 @@
+// Reads the project's own Pulumi.yaml and stack files, so tests run against the config an
+// operator would run, not a copy of it.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { load } from "js-yaml";
+import type { RawConfig } from "../../components/config";
+
+export const REPO = join(__dirname, "..", "..");
+
+interface ProjectFile {
+  config: Record<
+    string,
+    { type: string; default?: unknown; secret?: boolean; description?: string }
+  >;
+}
+
+export function projectFile(): ProjectFile {
+  return load(readFileSync(join(REPO, "Pulumi.yaml"), "utf8")) as ProjectFile;
+}
+
+/** A stack file's `config:` map, keys with their namespace ("vmail:domains"). */
+export function stackFileConfig(stack: string): Record<string, unknown> {
+  const file = load(readFileSync(join(REPO, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
+  return file.config ?? {};
+}
+
+/** Pulumi hands structured values to programs as JSON text and scalars as strings. */
+export function asConfigString(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/**
+ * The config a program sees for `stack`: project defaults, then the stack's values, then
+ * `overrides` (for values the stack file holds encrypted). Keys without namespace.
+ */
+export function rawConfigFor(
+  stack: string,
+  overrides: Record<string, unknown> = {},
+  secretKeys: string[] = [],
+): RawConfig & { values: Record<string, string> } {
+  const values: Record<string, string> = {};
+  for (const [key, decl] of Object.entries(projectFile().config)) {
+    if (decl.default !== undefined)
+      values[key.replace(/^vmail:/, "")] = asConfigString(decl.default);
+  }
+  for (const [key, value] of Object.entries(stackFileConfig(stack))) {
+    if (!key.startsWith("vmail:")) continue;
+    const isEncrypted = typeof value === "object" && value !== null && "secure" in value;
+    if (!isEncrypted) values[key.replace(/^vmail:/, "")] = asConfigString(value);
+  }
+  for (const [key, value] of Object.entries(overrides)) values[key] = asConfigString(value);
+  return {
+    values,
+    get: (key) => values[key],
+    isSecret: (key) => secretKeys.includes(key),
+  };
+}

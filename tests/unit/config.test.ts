@@ -1,0 +1,276 @@
+// The config parser: the project's own stack files parse, defaults agree with Pulumi.yaml,
+// and each input rule refuses bad input with a message naming the entry and the rule.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, DEFAULTS, findAliasLoop, parseConfig } from "../../components/config";
+import { projectFile, rawConfigFor } from "../support/stackFiles";
+
+const DOVEADM_BLF = "{BLF-CRYPT}$2y$05$uo3XT8PqCkPHm6uZ8GgEd.lcCsY9/Ld4vLDlQ3xw8V7F9I5IQHqLa";
+
+/** The dev stack with some keys replaced. */
+function dev(overrides: Record<string, unknown>, secretKeys: string[] = []) {
+  return parseConfig(rawConfigFor("dev", overrides, secretKeys));
+}
+
+/** The problems parseConfig reports for the dev stack with `overrides`. */
+function problems(overrides: Record<string, unknown>, secretKeys: string[] = []): string[] {
+  try {
+    dev(overrides, secretKeys);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error.problems;
+  }
+  assert.fail("expected the config to be refused");
+}
+
+function assertRefused(overrides: Record<string, unknown>, ...fragments: string[]): void {
+  const found = problems(overrides);
+  assert.ok(
+    found.some((p) => fragments.every((f) => p.includes(f))),
+    `no problem mentions ${JSON.stringify(fragments)}; got:\n${found.join("\n")}`,
+  );
+}
+
+const users = (...list: object[]) => ({ users: list });
+const dave = { address: "dave@example.com", realname: "Dave, son of Dave", maildir: "dave/" };
+
+describe("the project's stack files", () => {
+  it("dev parses to the articles' example data", () => {
+    const spec = dev({});
+    assert.deepEqual(spec.domains, ["example.com"]);
+    assert.deepEqual(
+      spec.users.map((u) => [u.address, u.realname, u.maildir, u.scheme, u.password.kind]),
+      [["dave@example.com", "Dave, son of Dave", "dave/", "BLF-CRYPT", "generated"]],
+    );
+    assert.deepEqual(spec.aliases, [
+      {
+        address: "dave_sonofdave@example.com",
+        domain: "example.com",
+        targets: ["dave@example.com"],
+        automatic: false,
+      },
+    ]);
+    assert.equal(spec.protect, false);
+    assert.deepEqual(spec.server, { kind: "local" });
+    assert.equal(spec.database.serverPort, 5432);
+  });
+
+  it("prod parses: ssh with a pinned host key, protected, proxy maps", () => {
+    const spec = parseConfig(rawConfigFor("prod", {}, ["sshPrivateKey"]));
+    assert.equal(spec.server.kind, "ssh");
+    assert.equal(spec.protect, true);
+    assert.equal(spec.postfix.proxy, true);
+    assert.equal(spec.database.port, 15432);
+    assert.equal(spec.database.serverPort, 5432);
+    assert.equal(spec.users.find((u) => u.address === "bob@example.org")?.password.kind, "hash");
+  });
+
+  it("Pulumi.yaml declares every scalar default the parser uses, with the same value", () => {
+    const declared = projectFile().config;
+    for (const [key, value] of Object.entries(DEFAULTS)) {
+      const decl = declared[`vmail:${key}`];
+      assert.ok(decl, `vmail:${key} is not declared in Pulumi.yaml`);
+      assert.deepEqual(decl.default, value, `default of vmail:${key}`);
+    }
+    for (const [key, decl] of Object.entries(declared)) {
+      assert.ok(decl.type, `${key} has a type`);
+      assert.ok(decl.description, `${key} has a description`);
+    }
+    assert.equal(declared["vmail:pgAdminPassword"].secret, true);
+    assert.equal(declared["vmail:sshPrivateKey"].secret, true);
+  });
+});
+
+describe("normalization", () => {
+  it("folds addresses and domains to lower case, as Postfix looks them up", () => {
+    const spec = dev({
+      domains: ["Example.COM"],
+      ...users({ ...dave, address: "Dave@Example.Com" }),
+      aliases: [{ address: "Dave_SonOfDave@EXAMPLE.com", to: "DAVE@example.com" }],
+    });
+    assert.deepEqual(spec.domains, ["example.com"]);
+    assert.equal(spec.users[0].address, "dave@example.com");
+    assert.deepEqual(spec.aliases[0].targets, ["dave@example.com"]);
+  });
+
+  it("gives a user a maildir of domain/local/ by default", () => {
+    const spec = dev({ ...users({ address: "erin@example.com" }), aliases: [] });
+    assert.equal(spec.users[0].maildir, "example.com/erin/");
+  });
+
+  it("shields every mailbox of a catch-all domain with a self-alias", () => {
+    const spec = dev({
+      ...users(dave, { address: "erin@example.com" }),
+      aliases: [
+        { address: "@example.com", to: "dave@example.com" },
+        { address: "erin@example.com", to: "dave@example.com" },
+      ],
+    });
+    const automatic = spec.aliases.filter((a) => a.automatic);
+    // erin has an explicit alias, so only dave gets the shield
+    assert.deepEqual(
+      automatic.map((a) => [a.address, a.targets]),
+      [["dave@example.com", ["dave@example.com"]]],
+    );
+  });
+
+  it("adds no self-alias where the domain has no catch-all", () => {
+    assert.equal(
+      dev({}).aliases.some((a) => a.automatic),
+      false,
+    );
+  });
+});
+
+describe("bad input is refused, naming the entry and the rule", () => {
+  it("malformed addresses", () => {
+    assertRefused(users({ address: "dave" }), "users[0] (dave)", "local@domain");
+    assertRefused(users({ address: "da ve@example.com" }), "users[0]", "ASCII without spaces");
+    assertRefused(users({ address: "dävé@example.com" }), "users[0]", "ASCII");
+    assertRefused(users({ address: ".dave@example.com" }), "users[0]", "no leading");
+    assertRefused(users({ address: "da..ve@example.com" }), "users[0]", "double dot");
+    assertRefused(users({ address: "dave@example" }), "users[0]", "two labels");
+    assertRefused(users({ address: "d'ave@example.com" }), "users[0]", "a-z, 0-9");
+    assertRefused(users({ address: "|cmd@example.com" }), "users[0]", "a-z, 0-9");
+    assertRefused(users({ address: "@example.com" }), "users[0]", "catch-all", "alias");
+    assertRefused({ domains: ["exa_mple.com"] }, "domains[0]", "labels of a-z");
+  });
+
+  it("duplicates, also after lower-casing", () => {
+    assertRefused(
+      users(dave, { address: "DAVE@example.com", maildir: "d2/" }),
+      "users[1] (DAVE@example.com)",
+      "duplicate of users[0]",
+    );
+    assertRefused({ domains: ["example.com", "EXAMPLE.com"] }, "domains[1]", "duplicate");
+    assertRefused(
+      {
+        aliases: [
+          { address: "a@example.com", to: "dave@example.com" },
+          { address: "A@example.com", to: "dave@example.com" },
+        ],
+      },
+      "aliases[1] (A@example.com)",
+      "duplicate of aliases[0]",
+    );
+    assertRefused(
+      users(dave, { address: "erin@example.com", maildir: "dave/" }),
+      "users[1]",
+      "already the maildir of dave@example.com",
+    );
+  });
+
+  it("users and aliases in undeclared domains", () => {
+    assertRefused(
+      users({ address: "x@example.org" }),
+      "users[0]",
+      "example.org is not in vmail:domains",
+    );
+    assertRefused(
+      { aliases: [{ address: "x@example.org", to: "dave@example.com" }] },
+      "aliases[0]",
+      "not in vmail:domains",
+    );
+  });
+
+  it("alias targets that do not exist in a hosted domain", () => {
+    assertRefused(
+      { aliases: [{ address: "x@example.com", to: "nobody@example.com" }] },
+      "aliases[0] (x@example.com)",
+      "neither a user nor an alias",
+    );
+  });
+
+  it("alias loops, but not self-aliases", () => {
+    assertRefused(
+      {
+        aliases: [
+          { address: "a@example.com", to: "b@example.com" },
+          { address: "b@example.com", to: ["dave@example.com", "a@example.com"] },
+        ],
+      },
+      "alias loop",
+      "a@example.com -> b@example.com -> a@example.com",
+    );
+    assert.equal(findAliasLoop([{ address: "a@x.com", targets: ["a@x.com"] }]), undefined);
+  });
+
+  it("maildirs with '..', absolute, or without the trailing '/'", () => {
+    assertRefused(users({ ...dave, maildir: "../etc/" }), "users[0]", "'..'");
+    assertRefused(users({ ...dave, maildir: "/var/mail/dave/" }), "users[0]", "no leading '/'");
+    assertRefused(users({ ...dave, maildir: "dave" }), "users[0]", "ends in '/'");
+    assertRefused(users({ ...dave, maildir: "da ve/" }), "users[0]", "maildir");
+  });
+
+  it("shell or SQL metacharacters in names and paths", () => {
+    assertRefused(
+      { readerRole: "mail; DROP TABLE users" },
+      "vmail:readerRole",
+      "a name starts with",
+    );
+    assertRefused({ mailUser: "mail$(reboot)" }, "vmail:mailUser", "a name starts with");
+    assertRefused(
+      { mailboxBase: "/home/mail; rm -rf /" },
+      "vmail:mailboxBase",
+      "no spaces or shell",
+    );
+    assertRefused({ postfixMapsDir: "etc/postfix" }, "vmail:postfixMapsDir", "absolute");
+    assertRefused({ pgHbaFile: "/etc/../tmp/hba" }, "vmail:pgHbaFile", "'..'");
+    assertRefused({ readerRole: "mailreader_admin" }, "vmail:readerRole", "two different roles");
+  });
+
+  it("control characters in a real name (quotes, backslashes and non-ASCII are fine)", () => {
+    assertRefused(users({ ...dave, realname: "Dave\nBcc: x" }), "users[0]", "control characters");
+    const spec = dev(users({ ...dave, realname: `O'Brien; \\ "Zoë"` }));
+    assert.equal(spec.users[0].realname, `O'Brien; \\ "Zoë"`);
+  });
+
+  it("unknown hash schemes, and doveadm hashes with an unknown or weak prefix", () => {
+    assertRefused({ passwordScheme: "MD5" }, "vmail:passwordScheme", "must be one of BLF-CRYPT");
+    assertRefused(users({ ...dave, scheme: "PLAIN" }), "users[0]", "scheme must be one of");
+    assertRefused(users({ ...dave, passwordHash: "{FOO}abc" }), "users[0]", "passwordHash");
+    assertRefused(users({ ...dave, passwordHash: "{PLAIN}secret" }), "users[0]", "refused");
+    assertRefused(users({ ...dave, passwordHash: "$2y$05$nohashprefix" }), "users[0]", "{SCHEME}");
+    assert.equal(dev(users({ ...dave, passwordHash: DOVEADM_BLF })).users[0].password.kind, "hash");
+  });
+
+  it("a clear-text password that is not stored as a secret", () => {
+    assertRefused(users({ ...dave, password: "hunter2" }), "users[0]", "--secret --path");
+    const spec = dev(users({ ...dave, password: "hunter2" }), ["users"]);
+    assert.deepEqual(spec.users[0].password, { kind: "clear", clear: "hunter2" });
+  });
+
+  it("conflicting password sources and bad rotation numbers", () => {
+    assertRefused(
+      users({ ...dave, passwordHash: DOVEADM_BLF, password: "x" }),
+      "users[0]",
+      "either",
+    );
+    assertRefused(users({ ...dave, passwordVersion: 0 }), "users[0]", "passwordVersion");
+    assertRefused(users({ ...dave, colour: "blue" }), "users[0]", "unknown field(s) colour");
+  });
+
+  it("ssh without a host, a pinned host key or a secret private key", () => {
+    const found = problems({ serverMode: "ssh" });
+    for (const key of ["vmail:sshHost", "vmail:sshHostKey", "vmail:sshPrivateKey"]) {
+      assert.ok(
+        found.some((p) => p.startsWith(key)),
+        `${key} missing from:\n${found.join("\n")}`,
+      );
+    }
+    assertRefused({ serverMode: "telnet" }, "vmail:serverMode", "local, ssh");
+    assertRefused({ serverMode: "ssh", sshPort: 70000 }, "vmail:sshPort", "1 to 65535");
+  });
+
+  it("reports every problem at once, and says nothing was changed", () => {
+    try {
+      dev({ domains: ["bad domain"], readerRole: "Bad-Role" });
+      assert.fail("expected a ConfigError");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.ok(error.problems.length >= 2);
+      assert.match(error.message, /nothing was changed/);
+    }
+  });
+});

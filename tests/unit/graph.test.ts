@@ -1,0 +1,182 @@
+// The resource graph the dev stack registers, under Pulumi's mocks: types, names, parents,
+// dependencies, and that every password, hash and .cf content travels as a secret.
+
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import type * as pulumi from "@pulumi/pulumi";
+import { parseConfig } from "../../components/config";
+import { isSecretInput, MOCK_GID, MOCK_UID, MockEngine, valueOf } from "../support/mocks";
+import { rawConfigFor } from "../support/stackFiles";
+
+const engine = new MockEngine();
+const DYN = "pulumi-nodejs:dynamic/vmail:";
+let server: import("../../components/mailServer").MailServer;
+
+before(async () => {
+  await engine.install();
+  // The components are loaded only now: Pulumi's mocks must be in place first.
+  const { MailServer } = await import("../../components/mailServer");
+  const pulumiSdk = await import("@pulumi/pulumi");
+  const spec = parseConfig(
+    rawConfigFor(
+      "dev",
+      {
+        // The dev data plus a catch-all domain and a user whose clear password comes from config.
+        domains: ["example.com", "example.net"],
+        users: [
+          { address: "dave@example.com", realname: "Dave, son of Dave", maildir: "dave/" },
+          { address: "erin@example.net", password: "erin's secret" },
+        ],
+        aliases: [
+          { address: "dave_sonofdave@example.com", to: "dave@example.com" },
+          { address: "@example.net", to: "erin@example.net" },
+        ],
+      },
+      ["users"],
+    ),
+  );
+  server = new MailServer(
+    "mail",
+    { spec, adminPassword: pulumiSdk.secret("admin-pw") },
+    { transformations: [engine.record] },
+  );
+  await valueOf(server.generatedPasswords);
+});
+
+describe("the dev stack's resource graph", () => {
+  it("has one row resource per domain, user and alias, named by its address", () => {
+    const rows = engine.recorded
+      .filter((r) => r.type.startsWith(`${DYN}Mail`) && r.type !== `${DYN}MailTables`)
+      .map((r) => `${r.type.slice(DYN.length)} ${r.name}`)
+      .sort();
+    assert.deepEqual(rows, [
+      "MailAlias @example.net",
+      "MailAlias dave_sonofdave@example.com",
+      "MailAlias erin@example.net", // the catch-all's shield, added by the program
+      "MailDomain example.com",
+      "MailDomain example.net",
+      "MailUser dave@example.com",
+      "MailUser erin@example.net",
+    ]);
+  });
+
+  it("groups every resource under a typed component", () => {
+    const parentOf = (type: string, name: string) => engine.nameOf(engine.find(type, name).parent);
+    assert.equal(parentOf("vmail:index:MailOwner", "mail-owner"), "mail");
+    assert.equal(parentOf("vmail:index:MailDatabase", "mail-database"), "mail");
+    assert.equal(parentOf("vmail:index:PostfixMaps", "postfix"), "mail");
+    assert.equal(parentOf("vmail:index:RootForward", "root-mail"), "mail");
+    assert.equal(parentOf("command:local:Command", "mail-owner-account"), "mail-owner");
+    assert.equal(parentOf("postgresql:index/role:Role", "mailreader"), "mail-database");
+    assert.equal(parentOf("postgresql:index/database:Database", "mail"), "mail-database");
+    assert.equal(parentOf(`${DYN}MailUser`, "dave@example.com"), "mail");
+    assert.equal(parentOf(`${DYN}ServerFile`, "postfix-mailboxes-map"), "postfix");
+    assert.equal(parentOf(`${DYN}ServerFile`, "pg-hba-block"), "mail-database");
+  });
+
+  it("gives every postgresql resource the explicit provider, never the default one", () => {
+    const pgResources = engine.recorded.filter(
+      (r) => r.type.startsWith("postgresql:index/") && r.type !== "pulumi:providers:postgresql",
+    );
+    assert.ok(pgResources.length >= 7);
+    for (const r of pgResources) {
+      const provider = (r.resource as unknown as { __prov?: { getPackage(): string } }).__prov;
+      assert.ok(provider, `${r.type} ${r.name} has no explicit provider`);
+    }
+  });
+
+  it("orders grants after the tables, and rows after tables and grants", () => {
+    const tables = engine.find(`${DYN}MailTables`, "mail-tables").resource;
+    const select = engine.find("postgresql:index/grant:Grant", "mailreader-select").resource;
+    for (const grant of [
+      "mailreader-select",
+      "mailreader-schema-usage",
+      "public-schema-lockdown",
+    ]) {
+      assert.ok(
+        engine.find("postgresql:index/grant:Grant", grant).dependsOn.includes(tables),
+        grant,
+      );
+    }
+    assert.ok(
+      engine
+        .find("postgresql:index/defaultPrivileges:DefaultPrivileges", "mailreader-select-later")
+        .dependsOn.includes(tables),
+    );
+    for (const row of engine.recorded.filter((r) => /Mail(User|Alias|Domain)$/.test(r.type))) {
+      assert.ok(row.dependsOn.includes(tables), `${row.name} waits for the tables`);
+      assert.ok(row.dependsOn.includes(select), `${row.name} waits for the reader's grant`);
+    }
+  });
+
+  it("reads the mail owner's uid and gid back from the server into rows and main.cf", async () => {
+    const domain = engine.find(`${DYN}MailDomain`, "example.com");
+    assert.equal(await valueOf(domain.props.gid as pulumi.Input<number>), MOCK_GID);
+    assert.equal(await valueOf(server.uid), MOCK_UID);
+    const postconf = engine.find("command:local:Command", "postfix-main-cf");
+    const script = await valueOf(postconf.props.create as pulumi.Input<string>);
+    assert.match(script, new RegExp(`'virtual_uid_maps=static:${MOCK_UID}'`));
+    assert.match(script, new RegExp(`'virtual_gid_maps=static:${MOCK_GID}'`));
+  });
+
+  it("locks schema public: PUBLIC gets nothing, the reader USAGE and SELECT only", async () => {
+    const grant = (name: string) => engine.find("postgresql:index/grant:Grant", name).props;
+    assert.deepEqual(await valueOf(grant("public-schema-lockdown").privileges as string[]), []);
+    assert.equal(grant("public-schema-lockdown").role, "public");
+    assert.deepEqual(await valueOf(grant("mailreader-schema-usage").privileges as string[]), [
+      "USAGE",
+    ]);
+    assert.deepEqual(await valueOf(grant("mailreader-select").privileges as string[]), ["SELECT"]);
+    assert.deepEqual(await valueOf(grant("mailreader-select").objects as string[]), [
+      "users",
+      "transports",
+      "aliases",
+    ]);
+  });
+});
+
+describe("secrets in the graph", () => {
+  it("every map file's content, the role passwords and the admin password are secrets", async () => {
+    for (const map of ["mailboxes", "transport", "aliases", "domains"]) {
+      const file = engine.find(`${DYN}ServerFile`, `postfix-${map}-map`);
+      assert.equal(await isSecretInput(file.props.content), true, `${map}.cf content`);
+      assert.match(
+        await valueOf(file.props.content as pulumi.Input<string>),
+        /password = pw-of-mailreader-password/,
+      );
+    }
+    for (const role of ["mailreader", "mailreader_admin"]) {
+      const props = engine.find("postgresql:index/role:Role", role).props;
+      assert.equal(await isSecretInput(props.password), true, `${role} password`);
+    }
+    const provider = engine.find("pulumi:providers:postgresql", "postgresql");
+    assert.equal(await isSecretInput(provider.props.password), true, "admin password");
+  });
+
+  it("a clear-text password from config reaches its row only as a secret", async () => {
+    const erin = engine.find(`${DYN}MailUser`, "erin@example.net");
+    assert.equal(await isSecretInput(erin.props.password), true);
+    const dave = engine.find(`${DYN}MailUser`, "dave@example.com");
+    assert.equal(dave.props.password, undefined);
+    assert.equal(dave.props.generateVersion, 1);
+  });
+
+  it("the exported passwords are secrets", async () => {
+    assert.equal(await isSecretInput(server.generatedPasswords), true);
+    assert.equal(await isSecretInput(server.readerPassword), true);
+    assert.deepEqual(await valueOf(server.generatedPasswords), {
+      "dave@example.com": "generated-dave@example.com",
+    });
+  });
+
+  it("no command line carries a secret: scripts hold no password", async () => {
+    for (const r of engine.recorded.filter((x) => x.type.startsWith("command:"))) {
+      for (const field of ["create", "update", "delete"]) {
+        const text = String(await valueOf(r.props[field] as pulumi.Input<string>));
+        for (const secret of ["pw-of-", "admin-pw", "erin's secret"]) {
+          assert.ok(!text.includes(secret), `${r.name}.${field} holds a secret`);
+        }
+      }
+    }
+  });
+});
