@@ -19,7 +19,9 @@ const BCRYPT_COST = 10;
 const SHA512_CRYPT_ROUNDS = 100_000;
 // What doveadm 2.3 writes for ARGON2ID (libsodium, 64 MiB, 3 passes, 1 lane).
 const ARGON2 = { memorySize: 65536, iterations: 3, parallelism: 1, hashLength: 32, saltLength: 16 };
-// Verifying an ARGON2 hash allocates what it says: refuse absurd costs (1 GiB, 64 passes).
+// Verifying a hash spends what the hash asks for: say false (rehash) past sane costs
+// instead of hanging a preview on a stray rounds=999999999 or m=4 GiB.
+const VERIFY_MAX = { bcryptCost: 16, sha512Rounds: 5_000_000 };
 const ARGON2_MAX = { memorySize: 1 << 20, iterations: 64, parallelism: 16 };
 
 /** Splits "{SCHEME}body"; the scheme is upper-cased (Dovecot looks schemes up case-insensitively). */
@@ -83,11 +85,15 @@ export async function verifyPassword(clear: string, hash: string): Promise<boole
     switch (scheme) {
       case "BLF-CRYPT":
         // bcryptjs knows $2a$, $2b$, $2y$ (not the buggy-era $2x$): it says false for those.
-        return /^\$2[aby]\$/.test(body) && (await bcrypt.compare(clear, body));
+        if (!/^\$2[aby]\$/.test(body) || Number(body.slice(4, 6)) > VERIFY_MAX.bcryptCost) {
+          return false;
+        }
+        return await bcrypt.compare(clear, body);
       case "SHA512-CRYPT": {
         const m = SHA512_CRYPT_RE.exec(body);
         if (!m) return false;
         const rounds = m[1] === undefined ? 5000 : Number(m[1]);
+        if (rounds > VERIFY_MAX.sha512Rounds) return false;
         const computed = sha512Crypt(clear, m[2], rounds, m[1] !== undefined);
         return safeEqual(computed, body);
       }
