@@ -1,0 +1,478 @@
+// vmail's providers against a real PostgreSQL 15 cluster, real postmap and real doveadm:
+// tables, pg_hba block and reload, rows created/read/updated/deleted, the reader's rights,
+// the rendered .cf files answering Postfix's lookups, and stored hashes Dovecot verifies.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Client } from "pg";
+import { closePools } from "../../components/db";
+import { HBA_BLOCK, renderHbaBlock } from "../../components/pgHba";
+import { mapFilePath, MAP_NAMES, renderMapFile } from "../../components/postfixConfig";
+import {
+  aliasProvider,
+  domainProvider,
+  userProvider,
+  type UserOutputs,
+} from "../../components/rowProvider";
+import { pgReloadProvider } from "../../components/schemaProvider";
+import { serverFileProvider } from "../../components/serverFile";
+import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
+import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
+import { testDatabaseSettings, useLocalContext } from "../support/providers";
+
+let cluster: PgCluster;
+let fixture: MailDatabaseFixture;
+let mapsDir: string;
+const settings = () => testDatabaseSettings(cluster);
+
+// Non-null assertions on optional provider methods, in one place.
+const domains = domainProvider as Required<typeof domainProvider>;
+const users = userProvider as Required<typeof userProvider>;
+const aliases = aliasProvider as Required<typeof aliasProvider>;
+const files = serverFileProvider as Required<typeof serverFileProvider>;
+
+function connectAs(role: string, password: string, via: "tcp" | "socket" = "tcp"): Client {
+  return new Client({
+    host: via === "tcp" ? "127.0.0.1" : cluster.socketDir,
+    port: cluster.port,
+    user: role,
+    password,
+    database: "mail",
+  });
+}
+
+async function asReader<T>(work: (c: Client) => Promise<T>): Promise<T> {
+  const client = connectAs("mailreader", fixture.readerPassword);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function postmap(map: string, key: string): string {
+  const r = spawnSync("postmap", ["-q", key, `pgsql:${mapFilePath(mapsDir, map as never)}`], {
+    encoding: "utf8",
+  });
+  if (r.status === 1) return ""; // not found
+  assert.equal(r.status, 0, `postmap -q ${key} ${map}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function doveadmVerifies(hash: string, password: string): boolean {
+  // Throwaway test passwords only: doveadm takes the password as an argument.
+  const r = spawnSync("doveadm", ["pw", "-t", hash, "-p", password], { encoding: "utf8" });
+  return r.status === 0 && /\(verified\)/.test(r.stdout + r.stderr);
+}
+
+async function storedRow(table: string, key: string, value: string) {
+  const rows = await superuserQuery(
+    cluster,
+    `SELECT * FROM ${table} WHERE ${key} = $1`,
+    [value],
+    "mail",
+  );
+  return rows[0];
+}
+
+before(async () => {
+  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
+    stdio: "inherit",
+  });
+  cluster = await startPgCluster();
+  useLocalContext(cluster);
+  fixture = await createMailDatabase(cluster, settings());
+  mapsDir = await mkdtemp(join(tmpdir(), "vmail-maps-"));
+});
+
+after(async () => {
+  await closePools();
+  await cluster?.stop();
+  if (mapsDir) await rm(mapsDir, { recursive: true, force: true });
+});
+
+describe("tables and schema", () => {
+  it("the owner role owns schema public and the three tables", async () => {
+    const owners = await superuserQuery<{ name: string; owner: string }>(
+      cluster,
+      `SELECT tablename AS name, tableowner AS owner FROM pg_tables WHERE schemaname = 'public'
+       UNION ALL SELECT 'public', nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'
+       ORDER BY 1`,
+      [],
+      "mail",
+    );
+    assert.deepEqual(owners, [
+      { name: "aliases", owner: "mailreader_admin" },
+      { name: "public", owner: "mailreader_admin" },
+      { name: "transports", owner: "mailreader_admin" },
+      { name: "users", owner: "mailreader_admin" },
+    ]);
+  });
+
+  it("making the tables again changes nothing", async () => {
+    await users.create({
+      email: "keep@example.com",
+      realname: null,
+      maildir: "keep/",
+      scheme: "BLF-CRYPT",
+      generateVersion: 1,
+    });
+    const { mailTablesProvider } = await import("../../components/schemaProvider");
+    await mailTablesProvider.update?.(
+      "mail",
+      {},
+      { database: "mail", ownerRole: "mailreader_admin" },
+    );
+    assert.ok(await storedRow("users", "email", "keep@example.com"));
+    await users.delete("keep@example.com", {});
+  });
+});
+
+describe("pg_hba.conf block", () => {
+  it("is written on top, reloaded, and lets the reader in over TCP with scram", async () => {
+    const before = await readFile(cluster.hbaFile, "utf8");
+    const content = renderHbaBlock(settings());
+    const created = await files.create({ path: cluster.hbaFile, content, block: HBA_BLOCK });
+    const after = await readFile(cluster.hbaFile, "utf8");
+    assert.ok(
+      after.startsWith(
+        `# BEGIN ${HBA_BLOCK.marker}\nhost\tmail\tmailreader\t127.0.0.1/32\tscram-sha-256\n`,
+      ),
+    );
+    assert.ok(after.endsWith(before), "the lines that were there stay, unchanged, below the block");
+    await pgReloadProvider.create?.({ trigger: (created.outs as { sha256: string }).sha256 });
+    const rules = await superuserQuery<{
+      user_name: string[];
+      address: string | null;
+      auth_method: string;
+    }>(
+      cluster,
+      "SELECT user_name, address, auth_method FROM pg_hba_file_rules WHERE 'mail' = ANY(database) ORDER BY line_number",
+    );
+    assert.deepEqual(
+      rules.map((r) => [r.user_name[0], r.address, r.auth_method]),
+      [
+        ["mailreader", "127.0.0.1", "scram-sha-256"],
+        ["mailreader", "::1", "scram-sha-256"],
+        ["mailreader_admin", null, "scram-sha-256"],
+      ],
+    );
+    const one = await asReader(
+      async (c) => (await c.query<{ one: number }>("SELECT 1 AS one")).rows[0].one,
+    );
+    assert.equal(one, 1);
+    const wrong = connectAs("mailreader", "not-the-password");
+    await assert.rejects(wrong.connect(), /password authentication failed/);
+    const owner = connectAs("mailreader_admin", fixture.ownerPassword, "socket");
+    await owner.connect();
+    await owner.end();
+  });
+
+  it("is removed on delete, leaving every other line as it was", async () => {
+    const text = await readFile(cluster.hbaFile, "utf8");
+    await files.delete(cluster.hbaFile, { path: cluster.hbaFile, block: HBA_BLOCK, sha256: "" });
+    const without = await readFile(cluster.hbaFile, "utf8");
+    assert.ok(!without.includes("mailreader"));
+    assert.ok(text.endsWith(without));
+    await files.create({
+      path: cluster.hbaFile,
+      content: renderHbaBlock(settings()),
+      block: HBA_BLOCK,
+    });
+  });
+});
+
+describe("rows", () => {
+  let dave: UserOutputs;
+
+  it("creates the articles' domain, user and alias", async () => {
+    await domains.create({ domain: "example.com", gid: 1002, transport: "virtual:" });
+    dave = (
+      await users.create({
+        email: "dave@example.com",
+        realname: "Dave, son of Dave",
+        maildir: "dave/",
+        scheme: "BLF-CRYPT",
+        generateVersion: 1,
+      })
+    ).outs as UserOutputs;
+    await aliases.create({ alias: "dave_sonofdave@example.com", email: "dave@example.com" });
+    assert.deepEqual(await storedRow("transports", "domain", "example.com"), {
+      domain: "example.com",
+      gid: 1002,
+      transport: "virtual:",
+    });
+    const row = await storedRow("users", "email", "dave@example.com");
+    assert.equal(row.realname, "Dave, son of Dave");
+    assert.equal(row.maildir, "dave/");
+    assert.ok(row.created instanceof Date);
+    assert.match(row.password as string, /^\{BLF-CRYPT\}\$2[aby]\$/);
+    assert.ok(dave.generatedPassword && dave.generatedPassword.length === 24);
+    assert.ok(!String(row.password).includes(dave.generatedPassword), "no clear text in the table");
+    assert.ok(
+      doveadmVerifies(row.password as string, dave.generatedPassword),
+      "doveadm verifies it",
+    );
+  });
+
+  it("a second apply with the same inputs is no change, and keeps the password", async () => {
+    const news = {
+      email: "dave@example.com",
+      realname: "Dave, son of Dave",
+      maildir: "dave/",
+      scheme: "BLF-CRYPT",
+      generateVersion: 1,
+    };
+    assert.equal((await users.diff("dave@example.com", dave, news)).changes, false);
+  });
+
+  it("updates realname and maildir in place, keeping the hash", async () => {
+    const news = {
+      email: "dave@example.com",
+      realname: "David",
+      maildir: "david/",
+      scheme: "BLF-CRYPT" as const,
+      generateVersion: 1,
+    };
+    assert.equal((await users.diff("dave@example.com", dave, news)).changes, true);
+    const updated = (await users.update("dave@example.com", dave, news)).outs as UserOutputs;
+    assert.equal(updated.writtenHash, dave.writtenHash);
+    assert.equal(updated.generatedPassword, dave.generatedPassword);
+    const row = await storedRow("users", "email", "dave@example.com");
+    assert.equal(row.realname, "David");
+    assert.equal(row.maildir, "david/");
+    dave = (
+      await users.update("dave@example.com", updated, {
+        ...news,
+        realname: "Dave, son of Dave",
+        maildir: "dave/",
+      })
+    ).outs as UserOutputs;
+  });
+
+  it("rotates a generated password when its version goes up", async () => {
+    const news = {
+      email: "dave@example.com",
+      realname: "Dave, son of Dave",
+      maildir: "dave/",
+      scheme: "BLF-CRYPT" as const,
+      generateVersion: 2,
+    };
+    const rotated = (await users.update("dave@example.com", dave, news)).outs as UserOutputs;
+    assert.notEqual(rotated.generatedPassword, dave.generatedPassword);
+    const row = await storedRow("users", "email", "dave@example.com");
+    assert.ok(doveadmVerifies(row.password as string, rotated.generatedPassword ?? ""));
+    assert.ok(!doveadmVerifies(row.password as string, dave.generatedPassword ?? ""));
+    dave = rotated;
+  });
+
+  it("read sees a row changed or deleted behind vmail's back; update puts it back", async () => {
+    await superuserQuery(
+      cluster,
+      "UPDATE users SET realname = 'Mallory', password = '{PLAIN}x' WHERE email = $1",
+      ["dave@example.com"],
+      "mail",
+    );
+    const read = await users.read("dave@example.com", dave);
+    const seen = read.props as UserOutputs;
+    assert.equal(seen.realname, "Mallory");
+    const news = {
+      email: "dave@example.com",
+      realname: "Dave, son of Dave",
+      maildir: "dave/",
+      scheme: "BLF-CRYPT" as const,
+      generateVersion: 2,
+    };
+    assert.equal((await users.diff("dave@example.com", seen, news)).changes, true);
+    await users.update("dave@example.com", seen, news);
+    const row = await storedRow("users", "email", "dave@example.com");
+    assert.equal(row.password, dave.writtenHash, "the hash vmail wrote is back");
+    assert.equal(row.realname, "Dave, son of Dave");
+
+    await superuserQuery(
+      cluster,
+      "DELETE FROM aliases WHERE alias = $1",
+      ["dave_sonofdave@example.com"],
+      "mail",
+    );
+    const gone = await aliases.read("dave_sonofdave@example.com", {
+      alias: "dave_sonofdave@example.com",
+      email: "dave@example.com",
+    });
+    assert.equal(gone.id, "");
+    await aliases.create({ alias: "dave_sonofdave@example.com", email: "dave@example.com" });
+  });
+
+  it("hashes a clear-text password with each scheme, verified by doveadm; no diff for the same one", async () => {
+    for (const scheme of ["BLF-CRYPT", "SHA512-CRYPT", "ARGON2ID"] as const) {
+      const email = `${scheme.toLowerCase()}@example.com`;
+      const password = `pa'ss;wo\\rd "ß" ${scheme}`;
+      const inputs = { email, realname: null, maildir: `${scheme}/`, scheme, password };
+      const outs = (await users.create(inputs)).outs as UserOutputs;
+      const row = await storedRow("users", "email", email);
+      assert.ok(String(row.password).startsWith(`{${scheme}}`));
+      assert.ok(doveadmVerifies(row.password as string, password), `${scheme} verified by doveadm`);
+      assert.equal((await users.diff(email, outs, inputs)).changes, false);
+      assert.equal((await users.diff(email, outs, { ...inputs, password: "other" })).changes, true);
+      await users.delete(email, outs);
+    }
+  });
+
+  it("stores a doveadm hash as given", async () => {
+    const made = execFileSync("doveadm", ["pw", "-s", "SHA512-CRYPT", "-p", "from doveadm"], {
+      encoding: "utf8",
+    }).trim();
+    await users.create({
+      email: "given@example.com",
+      realname: null,
+      maildir: "given/",
+      scheme: "BLF-CRYPT",
+      passwordHash: made,
+    });
+    assert.equal((await storedRow("users", "email", "given@example.com")).password, made);
+    await users.delete("given@example.com", {});
+  });
+
+  it("round-trips quotes, semicolons, backslashes and non-ASCII unchanged", async () => {
+    const odd = `O'Brien; DROP TABLE users; -- \\ "Zoë" 東京`;
+    await users.create({
+      email: "odd@example.com",
+      realname: odd,
+      maildir: "odd/",
+      scheme: "BLF-CRYPT",
+      passwordHash: "{SHA512-CRYPT}$6$abc$def",
+    });
+    assert.equal((await storedRow("users", "email", "odd@example.com")).realname, odd);
+    const read = await users.read("odd@example.com", { email: "odd@example.com" });
+    assert.equal((read.props as UserOutputs).realname, odd);
+    await users.delete("odd@example.com", {});
+    assert.equal(await storedRow("users", "email", "odd@example.com"), undefined);
+  });
+
+  it("deleting a user removes the row only", async () => {
+    await users.create({
+      email: "gone@example.com",
+      realname: null,
+      maildir: "gone/",
+      scheme: "BLF-CRYPT",
+      generateVersion: 1,
+    });
+    await users.delete("gone@example.com", {});
+    assert.equal(await storedRow("users", "email", "gone@example.com"), undefined);
+    assert.equal((await users.read("gone@example.com", {})).id, "");
+  });
+});
+
+describe("the reader role", () => {
+  it("can SELECT every table", async () => {
+    const n = await asReader(
+      async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM users")).rows[0].n,
+    );
+    assert.ok(n >= 1);
+    await asReader((c) => c.query("SELECT * FROM transports, aliases"));
+  });
+
+  for (const statement of [
+    "INSERT INTO aliases (alias, email) VALUES ('lol', 'wut')",
+    "UPDATE users SET realname = 'x'",
+    "DELETE FROM transports",
+    "TRUNCATE aliases",
+    "CREATE TABLE evil (x int)",
+  ]) {
+    it(`is refused: ${statement}`, async () => {
+      await assert.rejects(
+        asReader((c) => c.query(statement)),
+        /permission denied/,
+      );
+    });
+  }
+
+  it("can read a table the owner makes later (default privileges)", async () => {
+    const owner = connectAs("mailreader_admin", fixture.ownerPassword, "socket");
+    await owner.connect();
+    await owner.query("CREATE TABLE later_table (x int)");
+    await owner.end();
+    await asReader((c) => c.query("SELECT * FROM later_table"));
+  });
+});
+
+describe("Postfix maps, queried with real postmap", () => {
+  before(async () => {
+    for (const map of MAP_NAMES) {
+      await files.create({
+        path: mapFilePath(mapsDir, map),
+        content: renderMapFile(
+          map,
+          { port: cluster.port, user: "mailreader", dbname: "mail" },
+          fixture.readerPassword,
+        ),
+        ownership: { mode: "0640", owner: "root", group: "postfix" },
+      });
+    }
+  });
+
+  it("writes each .cf file 0640 root:postfix", async () => {
+    for (const map of MAP_NAMES) {
+      const info = await stat(mapFilePath(mapsDir, map));
+      assert.equal(info.mode & 0o777, 0o640, map);
+      assert.equal(info.uid, 0);
+      const postfixGid = Number(
+        execFileSync("getent", ["group", "postfix"], { encoding: "utf8" }).split(":")[2],
+      );
+      assert.equal(info.gid, postfixGid);
+    }
+  });
+
+  it("answers the articles' lookups", () => {
+    assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
+    assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
+    assert.equal(postmap("transport", "example.com"), "virtual:");
+    assert.equal(postmap("domains", "example.com"), "example.com");
+    assert.equal(postmap("mailboxes", "nobody@example.com"), "");
+    assert.equal(postmap("domains", "example.org"), "");
+  });
+
+  it("with a catch-all, an unknown address goes to its target while mailboxes keep their mail", async () => {
+    await aliases.create({ alias: "@example.com", email: "dave@example.com" });
+    await users.create({
+      email: "alice@example.com",
+      realname: null,
+      maildir: "alice/",
+      scheme: "BLF-CRYPT",
+      generateVersion: 1,
+    });
+    // The self-aliases the program adds for a catch-all domain's mailboxes.
+    await aliases.create({ alias: "alice@example.com", email: "alice@example.com" });
+    await aliases.create({ alias: "dave@example.com", email: "dave@example.com" });
+    // virtual(5) looks up user@domain first, then @domain: an unknown address falls to the catch-all
+    assert.equal(postmap("aliases", "stranger@example.com"), "");
+    assert.equal(postmap("aliases", "@example.com"), "dave@example.com");
+    // a mailbox is found at its own key first, so the catch-all never sees its mail
+    assert.equal(postmap("aliases", "alice@example.com"), "alice@example.com");
+    assert.equal(postmap("aliases", "dave@example.com"), "dave@example.com");
+    for (const id of ["@example.com", "alice@example.com", "dave@example.com"])
+      await aliases.delete(id, {});
+    await users.delete("alice@example.com", {});
+  });
+
+  it("refresh sees a deleted .cf file; update writes it back", async () => {
+    const path = mapFilePath(mapsDir, "aliases");
+    const content = renderMapFile(
+      "aliases",
+      { port: cluster.port, user: "mailreader", dbname: "mail" },
+      fixture.readerPassword,
+    );
+    const outs = { path, ownership: { mode: "0640", owner: "root", group: "postfix" }, sha256: "" };
+    const present = await files.read(path, outs);
+    assert.equal(present.id, path);
+    await rm(path);
+    assert.equal((await files.read(path, outs)).id, "");
+    await files.create({ path, content, ownership: outs.ownership });
+    assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
+  });
+});

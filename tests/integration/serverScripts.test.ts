@@ -1,0 +1,168 @@
+// The scripts vmail runs on the server, run for real on this machine: the mail owner account
+// (twice in a row, as `up` would), and the main.cf settings on a Postfix config dir of the test's.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  mainCfSettings,
+  MAP_NAMES,
+  mapFilePath,
+  proxiedMaps,
+} from "../../components/postfixConfig";
+import {
+  mailOwnerScript,
+  parseUidGid,
+  postconfApplyScript,
+  postconfRemoveScript,
+  type PostconfInput,
+} from "../../components/scripts";
+import { mustRunOnServer, runOnServer } from "../../components/shell";
+
+const local = { access: { kind: "local" as const } };
+let dir: string;
+
+before(async () => {
+  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
+    stdio: "inherit",
+  });
+  dir = await mkdtemp(join(tmpdir(), "vmail-scripts-"));
+});
+
+after(async () => {
+  spawnSync("userdel", ["vmailtestowner"]);
+  spawnSync("groupdel", ["vmailtestgroup"]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("mail owner account", () => {
+  const account = () => ({
+    user: "vmailtestowner",
+    group: "vmailtestgroup",
+    mailboxBase: join(dir, "mail"),
+  });
+
+  it("is made once and reported with the server's own uid and gid, twice in a row", async () => {
+    spawnSync("userdel", ["vmailtestowner"]);
+    spawnSync("groupdel", ["vmailtestgroup"]);
+    const first = parseUidGid(
+      await mustRunOnServer(local, "mail owner", mailOwnerScript(account())),
+    );
+    const second = parseUidGid(
+      await mustRunOnServer(local, "mail owner", mailOwnerScript(account())),
+    );
+    assert.deepEqual(second, first);
+    assert.equal(
+      first.uid,
+      Number(execFileSync("id", ["-u", "vmailtestowner"], { encoding: "utf8" })),
+    );
+    const group = execFileSync("getent", ["group", "vmailtestgroup"], { encoding: "utf8" });
+    assert.equal(first.gid, Number(group.split(":")[2]));
+    const passwd = execFileSync("getent", ["passwd", "vmailtestowner"], {
+      encoding: "utf8",
+    }).trim();
+    assert.match(passwd, /:\/usr\/sbin\/nologin$/, "no login shell");
+    const base = await stat(account().mailboxBase);
+    assert.equal(base.uid, first.uid);
+    assert.equal(base.gid, first.gid);
+    assert.equal(base.mode & 0o777, 0o750);
+  });
+
+  it("refuses an existing account whose uid differs from a fixed one in config", async () => {
+    const result = await runOnServer(local, mailOwnerScript({ ...account(), uid: 4242 }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /user vmailtestowner exists with id \d+, config asks for 4242/);
+  });
+});
+
+describe("main.cf settings", () => {
+  let configDir: string;
+  let mapsDir: string;
+  const input = (overrides: Partial<PostconfInput> = {}): PostconfInput => ({
+    configDir,
+    settings: mainCfSettings({
+      mapsDir,
+      mailboxBase: "/home/mail",
+      uid: 1002,
+      gid: 1003,
+      proxy: false,
+    }),
+    domains: ["example.com"],
+    proxiedMaps: [],
+    backupFile: join(mapsDir, "main.cf.before-vmail"),
+    ...overrides,
+  });
+  const postconf = (name: string) =>
+    execFileSync("postconf", ["-c", configDir, "-h", name], { encoding: "utf8" }).trim();
+
+  before(async () => {
+    configDir = join(dir, "postfix");
+    await cp("/etc/postfix", configDir, { recursive: true });
+    // postconf reads the pgsql files main.cf names; empty ones keep it from warning on each call
+    mapsDir = join(configDir, "pgsql");
+    await mkdir(mapsDir);
+    for (const map of MAP_NAMES) await writeFile(mapFilePath(mapsDir, map), "");
+    execFileSync("postconf", [
+      "-c",
+      configDir,
+      "-e",
+      "transport_maps=hash:/etc/postfix/transport",
+      "mydestination=localhost",
+    ]);
+  });
+
+  it("sets the articles' settings and the domains lookup", async () => {
+    await mustRunOnServer(local, "postconf", postconfApplyScript(input()));
+    assert.equal(postconf("virtual_mailbox_maps"), `pgsql:${mapsDir}/mailboxes.cf`);
+    assert.equal(postconf("virtual_alias_maps"), `pgsql:${mapsDir}/aliases.cf`);
+    assert.equal(postconf("virtual_mailbox_domains"), `pgsql:${mapsDir}/domains.cf`);
+    assert.equal(postconf("transport_maps"), `pgsql:${mapsDir}/transport.cf`);
+    assert.equal(postconf("virtual_uid_maps"), "static:1002");
+    assert.equal(postconf("virtual_gid_maps"), "static:1003");
+    assert.equal(postconf("virtual_mailbox_base"), "/home/mail/");
+    assert.equal(postconf("local_recipient_maps"), "");
+    // applying again (a second `up`) keeps the first backup, of the operator's own values
+    await mustRunOnServer(local, "postconf", postconfApplyScript(input()));
+    const backup = await readFile(input().backupFile, "utf8");
+    assert.match(backup, /^transport_maps = hash:\/etc\/postfix\/transport$/m);
+  });
+
+  it("adds proxied maps to proxy_read_maps only where it does not cover them already", async () => {
+    const proxied = input({
+      settings: mainCfSettings({
+        mapsDir,
+        mailboxBase: "/home/mail",
+        uid: 1002,
+        gid: 1003,
+        proxy: true,
+      }),
+      proxiedMaps: proxiedMaps(mapsDir),
+    });
+    await mustRunOnServer(local, "postconf", postconfApplyScript(proxied));
+    assert.equal(postconf("virtual_alias_maps"), `proxy:pgsql:${mapsDir}/aliases.cf`);
+    // the default proxy_read_maps names $virtual_alias_maps etc., so nothing is added
+    assert.ok(!postconf("proxy_read_maps").includes("proxy:pgsql:"), postconf("proxy_read_maps"));
+    execFileSync("postconf", ["-c", configDir, "-e", "proxy_read_maps=$local_recipient_maps"]);
+    await mustRunOnServer(local, "postconf", postconfApplyScript(proxied));
+    const maps = postconf("proxy_read_maps");
+    for (const m of proxiedMaps(mapsDir)) assert.ok(maps.includes(m), `${m} in ${maps}`);
+    await mustRunOnServer(local, "postconf", postconfRemoveScript(proxied));
+    assert.equal(postconf("proxy_read_maps"), "$local_recipient_maps");
+  });
+
+  it("put back what it replaced on removal", () => {
+    assert.equal(postconf("transport_maps"), "hash:/etc/postfix/transport");
+    assert.equal(postconf("virtual_mailbox_maps"), "");
+  });
+
+  it("refuses a virtual domain that is also in mydestination", async () => {
+    execFileSync("postconf", ["-c", configDir, "-e", "mydestination=localhost, example.com"]);
+    const result = await runOnServer(local, postconfApplyScript(input()));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /example\.com is in mydestination/);
+    assert.equal(postconf("virtual_mailbox_maps"), "", "nothing was changed");
+  });
+});

@@ -1,0 +1,43 @@
+// Drives vmail's dynamic providers directly (no engine) against real services: the context
+// they would read from the stack config in configure() is built from a test cluster.
+
+import type { DatabaseSettings } from "../../components/config";
+import type { ProviderContext } from "../../components/providerContext";
+import { rowContexts } from "../../components/rowProvider";
+import { schemaContexts } from "../../components/schemaProvider";
+import { serverFileContext } from "../../components/serverFile";
+import type { PgCluster } from "./pgCluster";
+
+export function testDatabaseSettings(
+  cluster: PgCluster,
+  overrides: Partial<DatabaseSettings> = {},
+): DatabaseSettings {
+  return {
+    host: cluster.host,
+    port: cluster.port,
+    sslMode: "disable",
+    adminUser: cluster.superuser,
+    name: "mail",
+    readerRole: "mailreader",
+    ownerRole: "mailreader_admin",
+    serverPort: cluster.port,
+    hbaFile: cluster.hbaFile,
+    hbaMethod: "scram-sha-256",
+    readerPasswordVersion: 1,
+    ownerPasswordVersion: 1,
+    ...overrides,
+  };
+}
+
+/** Points every vmail provider at this machine (local shell) and the test cluster. */
+export function useLocalContext(
+  cluster: PgCluster,
+  settings = testDatabaseSettings(cluster),
+): ProviderContext {
+  const ctx: ProviderContext = {
+    shell: { access: { kind: "local" } },
+    db: { settings, adminPassword: cluster.superPassword },
+  };
+  for (const holder of [...rowContexts, ...schemaContexts, serverFileContext]) holder.use(ctx);
+  return ctx;
+}
