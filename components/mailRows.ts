@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { HashScheme } from "./passwords";
-import { aliasProvider, domainProvider, userProvider } from "./rowProvider";
+import { providerShim } from "./providerShim";
 
 export interface MailDomainArgs {
   gid: pulumi.Input<number>;
@@ -16,7 +16,7 @@ export class MailDomain extends pulumi.dynamic.Resource {
 
   constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
     const props = { domain, gid: args.gid, transport: args.transport ?? "virtual:" };
-    super(domainProvider, domain, props, opts, "vmail", "MailDomain");
+    super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
   }
 }
 
@@ -30,7 +30,7 @@ export class MailAlias extends pulumi.dynamic.Resource {
 
   constructor(alias: string, args: MailAliasArgs, opts?: pulumi.CustomResourceOptions) {
     const props = { alias, email: args.targets.join(", ") };
-    super(aliasProvider, alias, props, opts, "vmail", "MailAlias");
+    super(providerShim("alias"), alias, props, opts, "vmail", "MailAlias");
   }
 }
 
@@ -64,7 +64,7 @@ export class MailUser extends pulumi.dynamic.Resource {
       writtenHash: undefined,
     };
     super(
-      userProvider,
+      providerShim("user"),
       email,
       props,
       {

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, poolFor } from "./db";
 import { ContextHolder } from "./providerContext";
+import { providerShim } from "./providerShim";
 import { CREATE_TABLES, schemaOwnershipSql } from "./sql";
 
 export interface MailTablesInputs {
@@ -62,7 +63,7 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
 
 export class MailTables extends pulumi.dynamic.Resource {
   constructor(name: string, args: MailTablesInputs, opts?: pulumi.CustomResourceOptions) {
-    super(mailTablesProvider, name, args, opts, "vmail", "MailTables");
+    super(providerShim("mailTables"), name, args, opts, "vmail", "MailTables");
   }
 }
 
@@ -98,6 +99,7 @@ export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
     await reload();
     return { outs: news };
   },
+  read: (id: string, props: PgReloadInputs) => Promise.resolve({ id, props }),
   // Destroy runs this before the pg_hba block is removed, so a reload here would be early; the
   // removed lines name a role and database that destroy drops anyway.
   delete: () => Promise.resolve(),
@@ -109,7 +111,7 @@ export class PgReload extends pulumi.dynamic.Resource {
     args: { trigger: pulumi.Input<string> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(pgReloadProvider, name, args, opts, "vmail", "PgReload");
+    super(providerShim("pgReload"), name, args, opts, "vmail", "PgReload");
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { blockBody, withBlock, withoutBlock, type BlockSpec } from "./managedBlock";
 import { ContextHolder } from "./providerContext";
+import { providerShim } from "./providerShim";
 import {
   deleteFileScript,
   parseFileState,
@@ -137,6 +138,13 @@ export class ServerFile extends pulumi.dynamic.Resource {
   declare readonly sha256: pulumi.Output<string>;
 
   constructor(name: string, args: ServerFileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(serverFileProvider, name, { ...args, sha256: undefined }, opts, "vmail", "ServerFile");
+    super(
+      providerShim("serverFile"),
+      name,
+      { ...args, sha256: undefined },
+      opts,
+      "vmail",
+      "ServerFile",
+    );
   }
 }

@@ -1,0 +1,39 @@
+// The only provider code Pulumi serializes into the state: a few lines that load the real
+// provider from this directory in the provider process. Serializing the providers themselves
+// would copy their whole module graph (pg, the hashing code) into every row's state, and
+// Pulumi's closure serializer mangles default imports, class fields and global caches.
+
+import type * as pulumi from "@pulumi/pulumi";
+import type { ProviderName } from "./providers";
+
+type Impl = Required<pulumi.dynamic.ResourceProvider>;
+
+export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
+  // Captured as text: where the components were when the resource was last written. A stack
+  // moved since then is found again from the provider process's working directory.
+  const componentsDir = __dirname;
+  const impl = (): Impl => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const path = require("node:path") as typeof import("node:path");
+    const fs = require("node:fs") as typeof import("node:fs");
+    const candidates = [componentsDir, path.join(process.cwd(), "components")];
+    const dir = candidates.find((d) => fs.existsSync(path.join(d, "providers.ts")));
+    if (!dir)
+      throw new Error(`vmail: cannot find components/providers.ts in ${candidates.join(" or ")}`);
+    // The provider process is plain node: tsx lets it load the TypeScript sources.
+    require(require.resolve("tsx/cjs", { paths: [dir] }));
+    const loaded = require(path.join(dir, "providers.ts")) as {
+      PROVIDERS: Record<string, Impl>;
+    };
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return loaded.PROVIDERS[name];
+  };
+  return {
+    configure: (req) => impl().configure(req),
+    create: (inputs) => impl().create(inputs),
+    diff: (id, olds, news) => impl().diff(id, olds, news),
+    update: (id, olds, news) => impl().update(id, olds, news),
+    read: (id, props) => impl().read(id, props),
+    delete: (id, props) => impl().delete(id, props),
+  };
+}
