@@ -1,13 +1,12 @@
-// PostgreSQL for the mail accounts: a read-only login role for Postfix and Dovecot, an owner role,
-// the `mail` database, schema public locked down, the three tables, SELECT-only grants for the
-// reader (tables made later included), and the pg_hba.conf lines that let the two roles in.
+// PostgreSQL for the mail accounts, through @pulumi/postgresql: a read-only login role for Postfix
+// and Dovecot, an owner role, the `mail` database, schema public locked down, SELECT-only grants
+// for the reader (tables made later included); MailSchema adds the tables and pg_hba lines.
 
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { DatabaseSettings } from "./config";
-import { HBA_BLOCK, renderHbaBlock } from "./pgHba";
-import { MailTables, PgReload } from "./schemaProvider";
+import { MailSchema } from "./mailSchema";
 import type { Server } from "./server";
 
 export interface MailDatabaseArgs {
@@ -78,11 +77,12 @@ export class MailDatabase extends pulumi.ComponentResource {
     );
     this.databaseName = database.name;
 
-    const tables = new MailTables(
-      `${s.name}-tables`,
-      { database: s.name, ownerRole: s.ownerRole },
-      { parent: this, dependsOn: [database, owner] },
+    const schema = new MailSchema(
+      "mail-schema",
+      { server: args.server, settings: s, after: [database, owner] },
+      { parent: this },
     );
+    const tables = schema.tables;
     const inDb = { database: database.name, schema: "public" };
     const afterTables = { ...pg, dependsOn: [tables] };
     // PUBLIC keeps neither CREATE nor USAGE on schema public (an empty list revokes).
@@ -120,18 +120,7 @@ export class MailDatabase extends pulumi.ComponentResource {
       afterTables,
     );
 
-    const hba = args.server.file(
-      "pg-hba-block",
-      { path: s.hbaFile, content: renderHbaBlock(s), block: HBA_BLOCK },
-      child,
-    );
-    const reload = new PgReload(
-      "pg-hba-reload",
-      { trigger: hba.sha256 },
-      { parent: this, dependsOn: [hba] },
-    );
-
-    this.ready = [tables, lockdown, usage, select, later, reload];
+    this.ready = [...schema.ready, lockdown, usage, select, later];
     this.registerOutputs({ databaseName: this.databaseName });
   }
 }

@@ -2,6 +2,7 @@
 //   + pulumi-nodejs:dynamic/vmail:MailUser  bob@example.com
 
 import * as pulumi from "@pulumi/pulumi";
+import type { AliasSpec, UserSpec } from "./config";
 import type { HashScheme } from "./passwords";
 import { providerShim } from "./providerShim";
 
@@ -80,5 +81,51 @@ export class MailUser extends pulumi.dynamic.Resource {
       "vmail",
       "MailUser",
     );
+  }
+}
+
+export interface MailAccountsArgs {
+  domains: string[];
+  users: UserSpec[];
+  aliases: AliasSpec[];
+  /** The mail owner's group: every domain is delivered as it. */
+  gid: pulumi.Input<number>;
+  /** The tables and grants the rows need first. */
+  after: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Every row of the spec: one MailDomain, MailUser or MailAlias per entry. */
+export class MailAccounts extends pulumi.ComponentResource {
+  readonly domains: MailDomain[];
+  /** Generated mail passwords by address (secret), for the operator to hand over. */
+  readonly generatedPasswords: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: MailAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("vmail:index:MailAccounts", name, {}, opts);
+    const rowOpts = { parent: this, dependsOn: args.after };
+    this.domains = args.domains.map((d) => new MailDomain(d, { gid: args.gid }, rowOpts));
+    const generated: { address: string; user: MailUser }[] = [];
+    for (const u of args.users) {
+      const user = new MailUser(
+        u.address,
+        {
+          realname: u.realname,
+          maildir: u.maildir,
+          scheme: u.scheme,
+          passwordHash: u.password.kind === "hash" ? u.password.hash : undefined,
+          password: u.password.kind === "clear" ? pulumi.secret(u.password.clear) : undefined,
+          generateVersion: u.password.kind === "generated" ? u.password.version : undefined,
+        },
+        rowOpts,
+      );
+      if (u.password.kind === "generated") generated.push({ address: u.address, user });
+    }
+    for (const a of args.aliases) new MailAlias(a.address, { targets: a.targets }, rowOpts);
+    this.generatedPasswords = pulumi.secret(
+      pulumi
+        .all(generated.map((g) => g.user.generatedPassword))
+        .apply((pws) => Object.fromEntries(generated.map((g, i) => [g.address, pws[i] ?? ""]))),
+    );
+    this.registerOutputs({});
   }
 }

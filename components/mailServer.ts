@@ -1,12 +1,13 @@
-// The top component: wires the mail owner, the database, one row per domain/user/alias, the
-// Postfix maps and root's mail for one server. It holds no logic of its own.
+// The top component: wires the mail owner, the database, the rows, the Postfix maps and settings
+// and root's mail for one server. It holds no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
 import type { MailSpec } from "./config";
 import { MailDatabase } from "./mailDatabase";
 import { MailOwner } from "./mailOwner";
-import { MailAlias, MailDomain, MailUser } from "./mailRows";
+import { MailAccounts } from "./mailRows";
 import { PostfixMaps } from "./postfixMaps";
+import { PostfixSettings } from "./postfixSettings";
 import { RootForward } from "./rootForward";
 import { Server } from "./server";
 
@@ -28,58 +29,61 @@ export class MailServer extends pulumi.ComponentResource {
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailServer", name, {}, opts);
     const { spec } = args;
+    const child = { parent: this };
     const server = new Server(spec.server, args.sshPrivateKey);
 
-    const owner = new MailOwner("mail-owner", { server, owner: spec.owner }, { parent: this });
+    const owner = new MailOwner("mail-owner", { server, owner: spec.owner }, child);
     const database = new MailDatabase(
       "mail-database",
       { server, settings: spec.database, adminPassword: args.adminPassword, protect: spec.protect },
-      { parent: this },
+      child,
     );
-    const rowOpts = { parent: this, dependsOn: database.ready };
-
-    const domains = spec.domains.map((d) => new MailDomain(d, { gid: owner.gid }, rowOpts));
-    const users = spec.users.map(
-      (u) =>
-        new MailUser(
-          u.address,
-          {
-            realname: u.realname,
-            maildir: u.maildir,
-            scheme: u.scheme,
-            passwordHash: u.password.kind === "hash" ? u.password.hash : undefined,
-            password: u.password.kind === "clear" ? pulumi.secret(u.password.clear) : undefined,
-            generateVersion: u.password.kind === "generated" ? u.password.version : undefined,
-          },
-          rowOpts,
-        ),
+    const accounts = new MailAccounts(
+      "mail-accounts",
+      {
+        domains: spec.domains,
+        users: spec.users,
+        aliases: spec.aliases,
+        gid: owner.gid,
+        after: database.ready,
+      },
+      child,
     );
-    for (const a of spec.aliases) new MailAlias(a.address, { targets: a.targets }, rowOpts);
-
-    new PostfixMaps(
-      "postfix",
+    const maps = new PostfixMaps(
+      "postfix-maps",
       {
         server,
-        postfix: spec.postfix,
+        mapsDir: spec.postfix.mapsDir,
         connection: {
           port: spec.database.serverPort,
           user: spec.database.readerRole,
           dbname: spec.database.name,
         },
         readerPassword: database.readerPassword,
+        after: database.ready,
+      },
+      child,
+    );
+    new PostfixSettings(
+      "postfix-settings",
+      {
+        server,
+        postfix: spec.postfix,
         mailboxBase: spec.owner.mailboxBase,
         uid: owner.uid,
         gid: owner.gid,
         domains: spec.domains,
-        dependsOn: [...database.ready, ...domains],
+        mapFiles: maps.files,
+        // The domains must be rows before Postfix is told to look them up.
+        after: [...maps.files, ...accounts.domains],
       },
-      { parent: this },
+      child,
     );
     if (spec.rootForward.length > 0) {
       new RootForward(
         "root-mail",
         { server, targets: spec.rootForward, path: spec.rootForwardFile },
-        { parent: this },
+        child,
       );
     }
 
@@ -87,14 +91,7 @@ export class MailServer extends pulumi.ComponentResource {
     this.gid = owner.gid;
     this.readerPassword = database.readerPassword;
     this.ownerPassword = database.ownerPassword;
-    const generated = spec.users.flatMap((u, i) =>
-      u.password.kind === "generated" ? [{ address: u.address, user: users[i] }] : [],
-    );
-    this.generatedPasswords = pulumi.secret(
-      pulumi
-        .all(generated.map((g) => g.user.generatedPassword))
-        .apply((pws) => Object.fromEntries(generated.map((g, i) => [g.address, pws[i] ?? ""]))),
-    );
+    this.generatedPasswords = accounts.generatedPasswords;
     this.registerOutputs({ uid: this.uid, gid: this.gid });
   }
 }

@@ -1,80 +1,40 @@
-// Points Postfix at the database: the pgsql lookup files (0640 root:postfix, they hold the
-// reader's password) and the main.cf settings that use them, then a reload if Postfix runs.
+// Points Postfix at the database: the pgsql lookup files, 0640 root:postfix because each holds
+// the reader's password. PostfixSettings makes main.cf use them.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PostfixSettings } from "./config";
-import {
-  MAP_NAMES,
-  mainCfSettings,
-  mapFilePath,
-  proxiedMaps,
-  renderMapFile,
-  type MapConnection,
-} from "./postfixConfig";
-import { postconfApplyScript, postconfRemoveScript, type PostconfInput } from "./scripts";
+import { MAP_NAMES, mapFilePath, renderMapFile, type MapConnection } from "./postfixConfig";
 import type { Server } from "./server";
+import type { ServerFile } from "./serverFile";
 
 export interface PostfixMapsArgs {
   server: Server;
-  postfix: PostfixSettings;
+  mapsDir: string;
   connection: MapConnection;
   readerPassword: pulumi.Input<string>;
-  mailboxBase: string;
-  uid: pulumi.Input<number>;
-  gid: pulumi.Input<number>;
-  domains: string[];
-  /** Resources the maps need in place first (database grants, pg_hba). */
-  dependsOn: pulumi.Input<pulumi.Resource>[];
+  /** Resources the maps need in place first (grants, pg_hba). */
+  after: pulumi.Input<pulumi.Resource>[];
 }
 
 export class PostfixMaps extends pulumi.ComponentResource {
-  readonly settings: pulumi.Output<Record<string, string>>;
+  readonly files: ServerFile[];
 
   constructor(name: string, args: PostfixMapsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:PostfixMaps", name, {}, opts);
-    const p = args.postfix;
-    const files = MAP_NAMES.map((map) =>
+    this.files = MAP_NAMES.map((map) =>
       args.server.file(
         `postfix-${map}-map`,
         {
-          path: mapFilePath(p.mapsDir, map),
+          path: mapFilePath(args.mapsDir, map),
           content: pulumi.secret(
             pulumi
               .output(args.readerPassword)
-              .apply((pw) => renderMapFile(map, args.connection, pw)),
+              .apply((password) => renderMapFile(map, args.connection, password)),
           ),
           ownership: { mode: "0640", owner: "root", group: "postfix" },
         },
-        { parent: this, dependsOn: args.dependsOn },
+        { parent: this, dependsOn: args.after },
       ),
     );
-
-    const input = pulumi.all([args.uid, args.gid]).apply(([uid, gid]): PostconfInput => ({
-      configDir: p.configDir,
-      settings: mainCfSettings({
-        mapsDir: p.mapsDir,
-        mailboxBase: args.mailboxBase,
-        uid,
-        gid,
-        proxy: p.proxy,
-      }),
-      domains: args.domains,
-      proxiedMaps: p.proxy ? proxiedMaps(p.mapsDir) : [],
-      backupFile: `${p.mapsDir}/main.cf.before-vmail`,
-    }));
-    this.settings = input.settings;
-
-    // Re-run (and so reload Postfix) whenever a map file changed, e.g. a rotated password.
-    args.server.command(
-      "postfix-main-cf",
-      {
-        script: input.apply(postconfApplyScript),
-        deleteScript: input.apply(postconfRemoveScript),
-        triggers: files.map((f) => f.sha256),
-        logOutput: true,
-      },
-      { parent: this, dependsOn: files },
-    );
-    this.registerOutputs({ settings: this.settings });
+    this.registerOutputs({});
   }
 }

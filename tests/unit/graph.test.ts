@@ -64,14 +64,19 @@ describe("the dev stack's resource graph", () => {
     const parentOf = (type: string, name: string) => engine.nameOf(engine.find(type, name).parent);
     assert.equal(parentOf("vmail:index:MailOwner", "mail-owner"), "mail");
     assert.equal(parentOf("vmail:index:MailDatabase", "mail-database"), "mail");
-    assert.equal(parentOf("vmail:index:PostfixMaps", "postfix"), "mail");
+    assert.equal(parentOf("vmail:index:PostfixMaps", "postfix-maps"), "mail");
+    assert.equal(parentOf("vmail:index:PostfixSettings", "postfix-settings"), "mail");
+    assert.equal(parentOf("vmail:index:MailAccounts", "mail-accounts"), "mail");
+    assert.equal(parentOf("vmail:index:MailSchema", "mail-schema"), "mail-database");
     assert.equal(parentOf("vmail:index:RootForward", "root-mail"), "mail");
     assert.equal(parentOf("command:local:Command", "mail-owner-account"), "mail-owner");
     assert.equal(parentOf("postgresql:index/role:Role", "mailreader"), "mail-database");
     assert.equal(parentOf("postgresql:index/database:Database", "mail"), "mail-database");
-    assert.equal(parentOf(`${DYN}MailUser`, "dave@example.com"), "mail");
-    assert.equal(parentOf(`${DYN}ServerFile`, "postfix-mailboxes-map"), "postfix");
-    assert.equal(parentOf(`${DYN}ServerFile`, "pg-hba-block"), "mail-database");
+    assert.equal(parentOf(`${DYN}MailUser`, "dave@example.com"), "mail-accounts");
+    assert.equal(parentOf(`${DYN}ServerFile`, "postfix-mailboxes-map"), "postfix-maps");
+    assert.equal(parentOf(`${DYN}ServerFile`, "pg-hba-block"), "mail-schema");
+    assert.equal(parentOf(`${DYN}MailTables`, "mail-tables"), "mail-schema");
+    assert.equal(parentOf("command:local:Command", "postfix-main-cf"), "postfix-settings");
   });
 
   it("gives every postgresql resource the explicit provider, never the default one", () => {
@@ -85,8 +90,10 @@ describe("the dev stack's resource graph", () => {
     }
   });
 
-  it("orders grants after the tables, and rows after tables and grants", () => {
+  it("orders the tables after the database, grants after the tables, rows after both", () => {
     const tables = engine.find(`${DYN}MailTables`, "mail-tables").resource;
+    const database = engine.find("postgresql:index/database:Database", "mail").resource;
+    assert.ok(engine.find(`${DYN}MailTables`, "mail-tables").dependsOn.includes(database));
     const select = engine.find("postgresql:index/grant:Grant", "mailreader-select").resource;
     for (const grant of [
       "mailreader-select",
