@@ -20,7 +20,11 @@ export interface PostfixSettingsArgs {
 }
 
 /** The input of the postconf scripts, for a given uid and gid. */
-export function postconfInput(args: PostfixSettingsArgs, uid: number, gid: number): PostconfInput {
+export function postconfInput(
+  args: Pick<PostfixSettingsArgs, "postfix" | "mailboxBase" | "domains">,
+  uid: number,
+  gid: number,
+): PostconfInput {
   const p = args.postfix;
   return {
     configDir: p.configDir,

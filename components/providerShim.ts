@@ -28,12 +28,23 @@ export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvide
     /* eslint-enable @typescript-eslint/no-require-imports */
     return loaded.PROVIDERS[name];
   };
+  // The engine's protobuf encoding refuses `undefined` values: leave such keys out.
+  const defined = (o: unknown): Record<string, unknown> | undefined =>
+    o ? Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) : undefined;
   return {
     configure: (req) => impl().configure(req),
-    create: (inputs) => impl().create(inputs),
+    create: async (inputs) => {
+      const r = await impl().create(inputs);
+      return { id: r.id, outs: defined(r.outs) };
+    },
     diff: (id, olds, news) => impl().diff(id, olds, news),
-    update: (id, olds, news) => impl().update(id, olds, news),
-    read: (id, props) => impl().read(id, props),
+    update: async (id, olds, news) => ({
+      outs: defined((await impl().update(id, olds, news)).outs),
+    }),
+    read: async (id, props) => {
+      const r = await impl().read(id, props);
+      return { id: r.id, props: defined(r.props) };
+    },
     delete: (id, props) => impl().delete(id, props),
   };
 }

@@ -1,0 +1,389 @@
+// vmail under the real Pulumi engine (Automation API, local file backend, passphrase secrets),
+// against a throwaway PostgreSQL cluster, a private Postfix instance on loopback and this
+// machine; then again over SSH to an sshd on loopback. Each step prints its duration.
+// See engineProgram.ts for which part of vmail the engine runs here and why.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { chmod, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type * as auto from "@pulumi/pulumi/automation";
+import type { DatabaseSettings } from "../../components/config";
+import { closePools } from "../../components/db";
+import { HBA_BLOCK } from "../../components/pgHba";
+import { mapFilePath } from "../../components/postfixConfig";
+import { postconfInput } from "../../components/postfixSettings";
+import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../components/scripts";
+import { mustRunOnServer } from "../../components/shell";
+import {
+  changedResources,
+  createTestStack,
+  goneOnRefresh,
+  timed,
+  type TestStack,
+} from "../support/engine";
+import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
+import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
+import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
+import { startSshServer, type SshServer } from "../support/sshServer";
+import { testDatabaseSettings } from "../support/providers";
+import { engineProgram } from "./engineProgram";
+
+const local = { access: { kind: "local" as const } };
+const OWNER = { user: "vmaile2e", group: "vmaile2e" };
+const CLEAR_PASSWORD = "Erin's clear; secret \\ pässword";
+
+let cluster: PgCluster;
+let db: MailDatabaseFixture;
+let settings: DatabaseSettings;
+let postfix: PostfixInstance;
+let dir: string;
+let uid: number;
+let gid: number;
+
+const paths = () => ({
+  mailboxBase: join(dir, "mail"),
+  mapsDir: join(dir, "pgsql"),
+  forward: join(dir, "root.forward"),
+});
+
+/** The dev stack's data plus a catch-all domain and a user with a clear-text secret password. */
+function mailConfig(change?: "second") {
+  const users: object[] = [
+    { address: "dave@example.com", realname: "Dave, son of Dave", maildir: "dave/" },
+    { address: "erin@example.net", realname: "Erin", password: CLEAR_PASSWORD },
+  ];
+  const aliases: object[] = [
+    { address: "dave_sonofdave@example.com", to: "dave@example.com" },
+    { address: "@example.net", to: "erin@example.net" },
+    { address: "postmaster@example.com", to: "dave@example.com" },
+  ];
+  if (change === "second") {
+    users.push({ address: "frank@example.com", realname: "Frank" }); // added
+    (users[0] as { realname: string }).realname = "David"; // changed
+    aliases.splice(2, 1); // postmaster removed
+  }
+  return { users, aliases };
+}
+
+function stackConfig(change?: "second"): Record<string, auto.ConfigValue> {
+  const { users, aliases } = mailConfig(change);
+  const p = paths();
+  const plain = (value: unknown) => ({
+    value: typeof value === "string" ? value : JSON.stringify(value),
+  });
+  return {
+    "vmail:protect": plain("false"),
+    "vmail:pgHost": plain("127.0.0.1"),
+    "vmail:pgPort": plain(String(cluster.port)),
+    "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true },
+    "vmail:pgHbaFile": plain(cluster.hbaFile),
+    "vmail:mailUser": plain(OWNER.user),
+    "vmail:mailGroup": plain(OWNER.group),
+    "vmail:mailboxBase": plain(p.mailboxBase),
+    "vmail:postfixConfigDir": plain(postfix.configDir),
+    "vmail:postfixMapsDir": plain(p.mapsDir),
+    "vmail:domains": plain(["example.com", "example.net"]),
+    "vmail:users": { value: JSON.stringify(users), secret: true },
+    "vmail:aliases": plain(aliases),
+    "vmail:rootForward": plain(["dave@example.com"]),
+    "vmail:rootForwardFile": plain(p.forward),
+  };
+}
+
+function postmap(map: "mailboxes" | "aliases" | "transport" | "domains", key: string): string {
+  const r = spawnSync(
+    "postmap",
+    ["-c", postfix.configDir, "-q", key, `pgsql:${mapFilePath(paths().mapsDir, map)}`],
+    { encoding: "utf8" },
+  );
+  return r.status === 0 ? r.stdout.trim() : "";
+}
+
+async function row(table: string, key: string, value: string) {
+  const rows = await superuserQuery(
+    cluster,
+    `SELECT * FROM ${table} WHERE ${key} = $1`,
+    [value],
+    "mail",
+  );
+  return rows[0];
+}
+
+/** Waits for a delivered message under a maildir's new/ holding `marker`. */
+async function delivered(maildir: string, marker: string): Promise<boolean> {
+  const newDir = join(paths().mailboxBase, maildir, "new");
+  for (let i = 0; i < 100; i++) {
+    if (i % 5 === 4) await postfix.flush();
+    if (existsSync(newDir)) {
+      for (const f of readdirSync(newDir)) {
+        if (readFileSync(join(newDir, f), "utf8").includes(marker)) return true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+function doveadmVerifies(hash: string, password: string): boolean {
+  const r = spawnSync("doveadm", ["pw", "-t", hash, "-p", password], { encoding: "utf8" });
+  return r.status === 0 && /\(verified\)/.test(r.stdout + r.stderr);
+}
+
+before(async () => {
+  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
+    stdio: "inherit",
+  });
+  dir = await mkdtemp(join(tmpdir(), "vmail-e2e-"));
+  // Postfix's daemons and the mail owner must reach the maps and maildirs below it.
+  await chmod(dir, 0o755);
+  cluster = await startPgCluster();
+  settings = testDatabaseSettings(cluster);
+  // What MailDatabase (@pulumi/postgresql, @pulumi/random) would make: roles, database, grants.
+  db = await createMailDatabase(cluster, settings, { tables: false });
+  // What MailOwner (@pulumi/command) would run: the same script, on this machine.
+  ({ uid, gid } = parseUidGid(
+    await mustRunOnServer(
+      local,
+      "mail owner",
+      mailOwnerScript({ ...OWNER, mailboxBase: paths().mailboxBase }),
+    ),
+  ));
+  postfix = await createPostfixInstance();
+});
+
+after(async () => {
+  await closePools();
+  await postfix?.stop();
+  await cluster?.stop();
+  spawnSync("userdel", [OWNER.user]);
+  spawnSync("groupdel", [OWNER.group]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("vmail under the real engine, on this machine", () => {
+  let t: TestStack;
+  let generated: Record<string, string>;
+
+  before(async () => {
+    t = await createTestStack(
+      "e2e-local",
+      engineProgram({ gid, readerPassword: db.readerPassword }),
+      stackConfig(),
+    );
+  });
+  after(async () => {
+    await t?.remove();
+  });
+
+  it("1. up from empty converges the server", async () => {
+    const result = await timed("up from empty", () => t.stack.up(t.opts()));
+    assert.equal(result.summary.result, "succeeded");
+    generated = result.outputs.generatedPasswords.value as Record<string, string>;
+    assert.equal(result.outputs.generatedPasswords.secret, true);
+
+    // What PostfixSettings (@pulumi/command) would run: the same postconf script.
+    const postfixSettings = {
+      postfix: { configDir: postfix.configDir, mapsDir: paths().mapsDir, proxy: false },
+      mailboxBase: paths().mailboxBase,
+      domains: ["example.com", "example.net"],
+    };
+    await mustRunOnServer(
+      local,
+      "postconf",
+      postconfApplyScript(postconfInput(postfixSettings, uid, gid)),
+    );
+    await postfix.start();
+
+    assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
+    assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
+    assert.equal(postmap("transport", "example.com"), "virtual:");
+    assert.equal(postmap("domains", "example.net"), "example.net");
+    // the catch-all domain's mailbox is shielded by its self-alias
+    assert.equal(postmap("aliases", "erin@example.net"), "erin@example.net");
+
+    await postfix.sendmail("dave@example.com", "Subject: to dave\n\nmarker-dave-1\n");
+    await postfix.sendmail("dave_sonofdave@example.com", "Subject: alias\n\nmarker-alias-1\n");
+    await postfix.sendmail("whoever@example.net", "Subject: catch-all\n\nmarker-catchall-1\n");
+    assert.ok(
+      await delivered("dave/", "marker-dave-1"),
+      `mail to dave not delivered\n${postfix.log()}`,
+    );
+    assert.ok(
+      await delivered("dave/", "marker-alias-1"),
+      `mail to the alias not delivered\n${postfix.log()}`,
+    );
+    assert.ok(
+      await delivered("example.net/erin/", "marker-catchall-1"),
+      `catch-all\n${postfix.log()}`,
+    );
+
+    const reply = await postfix.rcptReply("nobody@example.com");
+    assert.match(reply, /^5\d\d /, `unknown recipient must be refused at RCPT, got ${reply}`);
+    assert.match(await postfix.rcptReply("dave@example.com"), /^250 /);
+
+    const dave = await row("users", "email", "dave@example.com");
+    assert.ok(doveadmVerifies(dave.password as string, generated["dave@example.com"]));
+    const erin = await row("users", "email", "erin@example.net");
+    assert.ok(doveadmVerifies(erin.password as string, CLEAR_PASSWORD));
+    assert.match(readFileSync(paths().forward, "utf8"), /dave@example\.com/);
+  });
+
+  it("2. a second run changes nothing", async () => {
+    const preview = await timed("no-op preview", () => t.stack.preview(t.opts()));
+    assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+    await timed("no-op up", () => t.stack.up(t.opts({ expectNoChanges: true })));
+  });
+
+  it("3. adding a user, changing a realname, removing an alias: the preview names exactly those", async () => {
+    await t.stack.setAllConfig(stackConfig("second"));
+    const events: auto.EngineEvent[] = [];
+    await timed("preview of three changes", () =>
+      t.stack.preview(t.opts({ onEvent: (e: auto.EngineEvent) => events.push(e) })),
+    );
+    assert.deepEqual(changedResources(events), [
+      "create frank@example.com",
+      "delete postmaster@example.com",
+      "update dave@example.com",
+    ]);
+    await timed("up of three changes", () => t.stack.up(t.opts()));
+    assert.equal((await row("users", "email", "dave@example.com")).realname, "David");
+    assert.ok(await row("users", "email", "frank@example.com"));
+    assert.equal(await row("aliases", "alias", "postmaster@example.com"), undefined);
+    assert.equal(postmap("mailboxes", "frank@example.com"), "example.com/frank/");
+    await postfix.sendmail("frank@example.com", "Subject: hi\n\nmarker-frank-1\n");
+    assert.ok(await delivered("example.com/frank/", "marker-frank-1"), postfix.log());
+  });
+
+  it("4. a row and a .cf file deleted behind vmail's back: refresh sees it, up puts both back", async () => {
+    await superuserQuery(
+      cluster,
+      "DELETE FROM aliases WHERE alias = $1",
+      ["dave_sonofdave@example.com"],
+      "mail",
+    );
+    unlinkSync(mapFilePath(paths().mapsDir, "transport"));
+    const events: auto.EngineEvent[] = [];
+    const refresh = await timed("refresh", () =>
+      t.stack.refresh(t.opts({ onEvent: (e: auto.EngineEvent) => events.push(e) })),
+    );
+    assert.equal(
+      refresh.summary.resourceChanges?.delete,
+      2,
+      JSON.stringify(refresh.summary.resourceChanges),
+    );
+    assert.deepEqual(goneOnRefresh(events), [
+      "dave_sonofdave@example.com",
+      "postfix-transport-map",
+    ]);
+    const upEvents: auto.EngineEvent[] = [];
+    await timed("up after drift", () =>
+      t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => upEvents.push(e) })),
+    );
+    assert.deepEqual(changedResources(upEvents), [
+      "create dave_sonofdave@example.com",
+      "create postfix-transport-map",
+    ]);
+    assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
+    assert.equal(postmap("transport", "example.com"), "virtual:");
+    await t.stack
+      .preview(t.opts())
+      .then((p) => assert.deepEqual(Object.keys(p.changeSummary), ["same"]));
+  });
+
+  it("5. neither the state nor the engine's output holds a clear-text secret", async () => {
+    // The backend's own files: the Automation API's exportStack shows secrets decrypted.
+    const state = t.storedState();
+    const output = t.output.join("");
+    const secrets = {
+      "admin password": cluster.superPassword,
+      "reader password": db.readerPassword,
+      "clear-text user password": CLEAR_PASSWORD,
+      ...Object.fromEntries(
+        Object.entries(generated).map(([a, p]) => [`generated password of ${a}`, p]),
+      ),
+    };
+    for (const [what, secret] of Object.entries(secrets)) {
+      assert.ok(!state.includes(secret), `${what} is in the state`);
+      assert.ok(
+        !state.includes(JSON.stringify(secret).slice(1, -1)),
+        `${what} (escaped) is in the state`,
+      );
+      assert.ok(!output.includes(secret), `${what} is in the engine's output`);
+    }
+    const hash = (await row("users", "email", "dave@example.com")).password as string;
+    assert.ok(!state.includes(hash), "a stored hash is in the state");
+    assert.ok(state.includes("ciphertext"), "secrets are there, encrypted");
+  });
+
+  it("6. destroy removes rows, .cf files and vmail's lines, and keeps every maildir and its mail", async () => {
+    const result = await timed("destroy", () => t.stack.destroy(t.opts()));
+    assert.equal(result.summary.result, "succeeded");
+    for (const table of ["users", "aliases", "transports"]) {
+      const n = await superuserQuery<{ n: number }>(
+        cluster,
+        `SELECT count(*)::int AS n FROM ${table}`,
+        [],
+        "mail",
+      );
+      assert.equal(n[0].n, 0, `${table} is empty`);
+    }
+    assert.equal(existsSync(mapFilePath(paths().mapsDir, "aliases")), false);
+    assert.ok(!readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
+    assert.ok(!readFileSync(paths().forward, "utf8").includes("dave@example.com"));
+    assert.ok(await delivered("dave/", "marker-dave-1"), "dave's mail is still there");
+    assert.ok(
+      await delivered("example.com/frank/", "marker-frank-1"),
+      "frank's mail is still there",
+    );
+  });
+});
+
+describe("vmail under the real engine, over SSH", () => {
+  let sshd: SshServer;
+  let t: TestStack;
+
+  before(async () => {
+    sshd = await startSshServer();
+    const config = {
+      ...stackConfig(),
+      "vmail:serverMode": { value: "ssh" },
+      "vmail:sshHost": { value: sshd.host },
+      "vmail:sshPort": { value: String(sshd.port) },
+      "vmail:sshUser": { value: "root" },
+      "vmail:sshHostKey": { value: sshd.hostPublicKey },
+      "vmail:sshPrivateKey": { value: sshd.privateKey, secret: true },
+    };
+    t = await createTestStack(
+      "e2e-ssh",
+      engineProgram({ gid, readerPassword: db.readerPassword }),
+      config,
+    );
+  });
+  after(async () => {
+    await t?.remove();
+    await sshd?.stop();
+  });
+
+  it("converges, changes nothing the second time, sees drift, destroys, keeping the key secret", async () => {
+    const up = await timed("ssh: up from empty", () => t.stack.up(t.opts()));
+    assert.equal(up.summary.result, "succeeded");
+    assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
+    assert.match(sshd.log(), /Accepted publickey for root/);
+    await timed("ssh: no-op up", () => t.stack.up(t.opts({ expectNoChanges: true })));
+    unlinkSync(mapFilePath(paths().mapsDir, "mailboxes"));
+    const refresh = await timed("ssh: refresh", () => t.stack.refresh(t.opts()));
+    assert.equal(refresh.summary.resourceChanges?.delete, 1);
+    await timed("ssh: up after drift", () => t.stack.up(t.opts()));
+    assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
+    const state = t.storedState();
+    const keyBody = sshd.privateKey.split("\n")[1];
+    assert.ok(!state.includes(keyBody), "the private key is in the state");
+    assert.ok(!t.output.join("").includes(keyBody), "the private key is in the output");
+    await timed("ssh: destroy", () => t.stack.destroy(t.opts()));
+    assert.equal(existsSync(mapFilePath(paths().mapsDir, "mailboxes")), false);
+  });
+});

@@ -1,0 +1,56 @@
+// The part of vmail the engine on this machine can run: every component built on vmail's own
+// providers (tables and pg_hba lines, one row per domain/user/alias, the Postfix map files, root's
+// .forward), read from the stack config exactly as index.ts reads it. The parts built on
+// @pulumi/postgresql, @pulumi/random and @pulumi/command need provider plugins the Go module proxy
+// here refuses to serve (see scripts/pulumi-toolchain); the harness does their work instead with
+// the same scripts and statements, and hands over what they would output (gid, reader password).
+
+import * as pulumi from "@pulumi/pulumi";
+import type * as auto from "@pulumi/pulumi/automation";
+import { MailAccounts } from "../../components/mailRows";
+import { MailSchema } from "../../components/mailSchema";
+import { PostfixMaps } from "../../components/postfixMaps";
+import { RootForward } from "../../components/rootForward";
+import { Server } from "../../components/server";
+import { readStackConfig } from "../../components/stackConfig";
+
+export interface HarnessOutputs {
+  /** What MailOwner reads back from the server. */
+  gid: number;
+  /** What MailDatabase's RandomPassword makes. */
+  readerPassword: string;
+}
+
+export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
+  return () => {
+    const { spec, sshPrivateKey } = readStackConfig();
+    const server = new Server(spec.server, sshPrivateKey);
+    const schema = new MailSchema("mail-schema", { server, settings: spec.database });
+    const accounts = new MailAccounts("mail-accounts", {
+      domains: spec.domains,
+      users: spec.users,
+      aliases: spec.aliases,
+      gid: harness.gid,
+      after: schema.ready,
+    });
+    new PostfixMaps("postfix-maps", {
+      server,
+      mapsDir: spec.postfix.mapsDir,
+      connection: {
+        port: spec.database.serverPort,
+        user: spec.database.readerRole,
+        dbname: spec.database.name,
+      },
+      readerPassword: pulumi.secret(harness.readerPassword),
+      after: schema.ready,
+    });
+    if (spec.rootForward.length > 0) {
+      new RootForward("root-mail", {
+        server,
+        targets: spec.rootForward,
+        path: spec.rootForwardFile,
+      });
+    }
+    return Promise.resolve({ generatedPasswords: accounts.generatedPasswords });
+  };
+}

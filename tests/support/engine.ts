@@ -1,0 +1,128 @@
+// The real Pulumi engine for tests: the toolchain built from Go modules (scripts/pulumi-toolchain),
+// a local file backend in a temp dir and a passphrase secrets provider, driven through the
+// Automation API with an inline program.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as auto from "@pulumi/pulumi/automation";
+import { REPO } from "./stackFiles";
+
+let toolchainBin: string | undefined;
+
+/** Builds (or finds) the engine and puts it, and Node 22, first on PATH. */
+export function ensureEngine(): string {
+  if (toolchainBin) return toolchainBin;
+  const out = execFileSync("bash", [join(REPO, "scripts/pulumi-toolchain")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  toolchainBin = out.trim().split("\n").pop() ?? "";
+  process.env.PATH = `${toolchainBin}:${join(REPO, "node_modules/.bin")}:${process.env.PATH ?? ""}`;
+  process.env.PULUMI_SKIP_UPDATE_CHECK = "1";
+  return toolchainBin;
+}
+
+export interface TestStack {
+  stack: auto.Stack;
+  /** Every file the backend wrote (state, backups, history), as stored on disk. */
+  storedState(): string;
+  /** Everything the engine printed so far, for searching for secrets. */
+  output: string[];
+  /** Runs with onOutput collecting into `output`. */
+  opts<T extends object>(extra?: T): T & { onOutput: (s: string) => void };
+  remove(): Promise<void>;
+}
+
+export const PASSPHRASE = "e2e-passphrase-not-secret";
+
+export async function createTestStack(
+  name: string,
+  program: auto.PulumiFn,
+  config: Record<string, auto.ConfigValue>,
+): Promise<TestStack> {
+  ensureEngine();
+  const base = mkdtempSync(join(tmpdir(), `vmail-e2e-${name}-`));
+  // The workspace lives inside the repo (git-ignored) so the dynamic-provider process, which
+  // runs there, resolves @pulumi/pulumi and vmail's modules from the repo's node_modules.
+  const workDir = join(REPO, ".vmail-test", name);
+  rmSync(workDir, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
+  mkdirSync(join(base, "state"));
+  const stack = await auto.LocalWorkspace.createOrSelectStack(
+    { stackName: name, projectName: "vmail", program },
+    {
+      workDir,
+      projectSettings: {
+        name: "vmail",
+        runtime: "nodejs",
+        backend: { url: `file://${join(base, "state")}` },
+      },
+      envVars: {
+        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK: "1",
+        PULUMI_HOME: process.env.PULUMI_HOME ?? join(process.env.HOME ?? "/root", ".pulumi"),
+      },
+    },
+  );
+  await stack.setAllConfig(config);
+  const output: string[] = [];
+  return {
+    stack,
+    storedState: () => readTree(join(base, "state")),
+    output,
+    opts: <T extends object>(extra?: T) =>
+      ({ ...(extra ?? {}), onOutput: (s: string) => output.push(s) }) as T & {
+        onOutput: (s: string) => void;
+      },
+    remove: async () => {
+      await stack.workspace.removeStack(name, { force: true }).catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readTree(dir: string): string {
+  return readdirSync(dir, { withFileTypes: true })
+    .map((e) =>
+      e.isDirectory() ? readTree(join(dir, e.name)) : readFileSync(join(dir, e.name), "utf8"),
+    )
+    .join("\n");
+}
+
+/** Times a step and prints its duration, as the end-to-end suite reports each step. */
+export async function timed<T>(step: string, work: () => Promise<T>): Promise<T> {
+  const start = process.hrtime.bigint();
+  try {
+    return await work();
+  } finally {
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    console.log(`step ${step}: ${seconds.toFixed(1)} s`);
+  }
+}
+
+/** The (operation, resource name) pairs a preview or update reports, without the stack itself. */
+export function changedResources(events: auto.EngineEvent[]): string[] {
+  const changes: string[] = [];
+  for (const e of events) {
+    const meta = e.resourcePreEvent?.metadata;
+    if (!meta || meta.op === "same" || meta.type === "pulumi:pulumi:Stack") continue;
+    // The dynamic providers' default provider holds the stack config: any config edit updates it.
+    if (meta.type.startsWith("pulumi:providers:")) continue;
+    if (meta.op === "read" || meta.op === "refresh") continue;
+    changes.push(`${meta.op} ${meta.urn.split("::").pop() ?? ""}`);
+  }
+  return changes.sort();
+}
+
+/** The resources a refresh found gone from the server (it reports them as deleted outputs). */
+export function goneOnRefresh(events: auto.EngineEvent[]): string[] {
+  return events
+    .flatMap((e) =>
+      e.resOutputsEvent?.metadata.op === "delete" ? [e.resOutputsEvent.metadata.urn] : [],
+    )
+    .map((urn) => urn.split("::").pop() ?? "")
+    .sort();
+}
