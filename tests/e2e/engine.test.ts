@@ -239,7 +239,7 @@ describe("vmail under the real engine, on this machine", () => {
   });
 
   it("3. adding a user, changing a realname, removing an alias: the preview names exactly those", async () => {
-    await t.stack.setAllConfig(stackConfig("second"));
+    t.setConfig(stackConfig("second"));
     const events: auto.EngineEvent[] = [];
     await timed("preview of three changes", () =>
       t.stack.preview(t.opts({ onEvent: (e: auto.EngineEvent) => events.push(e) })),

@@ -26,6 +26,8 @@ export function ensureEngine(): string {
 
 export interface TestStack {
   stack: auto.Stack;
+  /** Sets config through `pulumi config set`'s stdin: no value, secret or not, on a command line. */
+  setConfig(config: Record<string, auto.ConfigValue>): void;
   /** Every file the backend wrote (state, backups, history), as stored on disk. */
   storedState(): string;
   /** Everything the engine printed so far, for searching for secrets. */
@@ -66,10 +68,29 @@ export async function createTestStack(
       },
     },
   );
-  await stack.setAllConfig(config);
+  const setConfig = (values: Record<string, auto.ConfigValue>) => {
+    for (const [key, { value, secret }] of Object.entries(values)) {
+      execFileSync(
+        "pulumi",
+        ["config", "set", "--stack", name, ...(secret ? ["--secret"] : []), key],
+        {
+          cwd: workDir,
+          input: value,
+          env: {
+            ...process.env,
+            PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+            PULUMI_BACKEND_URL: `file://${join(base, "state")}`,
+          },
+          stdio: ["pipe", "ignore", "inherit"],
+        },
+      );
+    }
+  };
+  setConfig(config);
   const output: string[] = [];
   return {
     stack,
+    setConfig,
     storedState: () => readTree(join(base, "state")),
     output,
     opts: <T extends object>(extra?: T) =>
