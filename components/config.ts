@@ -50,6 +50,7 @@ export const DEFAULTS = {
   domains: [],
   rootForward: [],
   rootForwardFile: "/root/.forward",
+  accountsFile: "",
 } as const;
 
 export type ServerAccess =
@@ -129,6 +130,23 @@ export interface RawConfig {
   isSecret(key: string): boolean;
 }
 
+/**
+ * The file `vmail:accountsFile` names, as read: large account lists live there instead of the
+ * stack config (which Pulumi hands to every process in an environment variable).
+ */
+export interface AccountsFile {
+  path: string;
+  /** The parsed YAML/JSON document: `{ domains?, users?, aliases? }`. */
+  data: unknown;
+}
+
+/** One entry of a list, from the stack config or the accounts file, with where it came from. */
+interface Entry {
+  label: string;
+  value: unknown;
+  fromFile: boolean;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(
@@ -144,8 +162,13 @@ class Reader {
   readonly problems: string[] = [];
   constructor(private readonly raw: RawConfig) {}
 
-  fail(where: string, rule: string): void {
-    this.problems.push(`${NAMESPACE}:${where}: ${rule}`);
+  fail(key: string, rule: string): void {
+    this.failAt(`${NAMESPACE}:${key}`, rule);
+  }
+
+  /** A problem at an entry whose label is already complete (`vmail:users[2] (x@y.z)`). */
+  failAt(label: string, rule: string): void {
+    this.problems.push(`${label}: ${rule}`);
   }
 
   string(key: string, fallback: string, rule?: (v: string) => string | undefined): string {
@@ -220,6 +243,28 @@ class Reader {
   isSecret(key: string): boolean {
     return this.raw.isSecret(key);
   }
+
+  /** The entries of `section` from the stack config, then from the accounts file. */
+  entries(section: "domains" | "users" | "aliases", file?: AccountsFile): Entry[] {
+    const fromConfig = this.list(section).map((value, i) => ({
+      label: `${NAMESPACE}:${section}[${i}]`,
+      value,
+      fromFile: false,
+    }));
+    if (!file) return fromConfig;
+    const data: unknown = file.data ?? {};
+    const list = isRecord(data) ? data[section] : undefined;
+    if (!isRecord(data) || (list !== undefined && !Array.isArray(list))) {
+      this.failAt(file.path, "must be a mapping with lists under domains, users and aliases");
+      return fromConfig;
+    }
+    const fromFile = ((list ?? []) as unknown[]).map((value, i) => ({
+      label: `${file.path}: ${section}[${i}]`,
+      value,
+      fromFile: true,
+    }));
+    return [...fromConfig, ...fromFile];
+  }
 }
 
 const uidRule = (v: number) =>
@@ -293,7 +338,7 @@ export function parseConnectionSettings(raw: RawConfig): {
   return result;
 }
 
-export function parseConfig(raw: RawConfig): MailSpec {
+export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const r = new Reader(raw);
   const server = readServerAccess(r);
   const database = readDatabaseSettings(r);
@@ -310,9 +355,9 @@ export function parseConfig(raw: RawConfig): MailSpec {
     proxy: r.boolean("postfixProxy", DEFAULTS.postfixProxy),
   };
   const scheme = r.oneOf<HashScheme>("passwordScheme", DEFAULTS.passwordScheme, HASH_SCHEMES);
-  const domains = readDomains(r);
-  const users = readUsers(r, new Set(domains), scheme);
-  const aliases = readAliases(r, new Set(domains), users);
+  const domains = readDomains(r, accounts);
+  const users = readUsers(r, new Set(domains), scheme, accounts);
+  const aliases = readAliases(r, new Set(domains), users, accounts);
   const rootForward = readRootForward(r);
   const rootForwardFile = r.string("rootForwardFile", DEFAULTS.rootForwardFile, absolutePathRule);
   const protect = r.boolean("protect", DEFAULTS.protect);
@@ -331,22 +376,24 @@ export function parseConfig(raw: RawConfig): MailSpec {
   };
 }
 
-function readDomains(r: Reader): string[] {
-  const seen = new Map<string, number>();
+function readDomains(r: Reader, file?: AccountsFile): string[] {
+  const seen = new Map<string, string>();
   const domains: string[] = [];
-  r.list("domains").forEach((entry, i) => {
-    const where = `domains[${i}]`;
-    if (typeof entry !== "string") return r.fail(where, "a domain is a string");
-    const domain = entry.trim().toLowerCase().replace(/\.$/, "");
-    const error = domainRule(domain);
-    if (error) return r.fail(where, `${JSON.stringify(entry)}: ${error}`);
-    const first = seen.get(domain);
-    if (first !== undefined) {
-      return r.fail(where, `${JSON.stringify(entry)}: duplicate of domains[${first}] (${domain})`);
+  for (const { label, value } of r.entries("domains", file)) {
+    if (typeof value !== "string") {
+      r.failAt(label, "a domain is a string");
+      continue;
     }
-    seen.set(domain, i);
-    domains.push(domain);
-  });
+    const domain = value.trim().toLowerCase().replace(/\.$/, "");
+    const error = domainRule(domain);
+    const first = seen.get(domain);
+    if (error) r.failAt(label, `${JSON.stringify(value)}: ${error}`);
+    else if (first) r.failAt(label, `${JSON.stringify(value)}: duplicate of ${first} (${domain})`);
+    else {
+      seen.set(domain, label);
+      domains.push(domain);
+    }
+  }
   return domains;
 }
 
@@ -360,17 +407,21 @@ const USER_KEYS = new Set([
   "scheme",
 ]);
 
-function readUsers(r: Reader, domains: Set<string>, defaultScheme: HashScheme): UserSpec[] {
+function readUsers(
+  r: Reader,
+  domains: Set<string>,
+  defaultScheme: HashScheme,
+  file?: AccountsFile,
+): UserSpec[] {
   const seen = new Map<string, string>();
   const maildirs = new Map<string, string>();
   const users: UserSpec[] = [];
-  r.list("users").forEach((entry, i) => {
-    const where = `users[${i}]`;
+  r.entries("users", file).forEach(({ label: where, value: entry, fromFile }) => {
     if (!isRecord(entry) || typeof entry.address !== "string") {
-      return r.fail(where, "a user is an object with at least an `address`");
+      return r.failAt(where, "a user is an object with at least an `address`");
     }
     const label = `${where} (${entry.address})`;
-    const fail = (rule: string) => r.fail(label, rule);
+    const fail = (rule: string) => r.failAt(label, rule);
     const unknown = Object.keys(entry).filter((k) => !USER_KEYS.has(k));
     if (unknown.length > 0) {
       return fail(`unknown field(s) ${unknown.join(", ")}; known: ${[...USER_KEYS].join(", ")}`);
@@ -409,7 +460,7 @@ function readUsers(r: Reader, domains: Set<string>, defaultScheme: HashScheme): 
       scheme = entry.scheme as HashScheme;
     }
 
-    const password = readPasswordSource(r, entry, fail);
+    const password = readPasswordSource(r, entry, fail, fromFile);
     if (!password) return;
     users.push({ address, domain: parsed.domain, realname, maildir, scheme, password });
   });
@@ -420,6 +471,7 @@ function readPasswordSource(
   r: Reader,
   entry: Record<string, unknown>,
   fail: (rule: string) => void,
+  fromFile: boolean,
 ): PasswordSource | undefined {
   const { password, passwordHash, passwordVersion } = entry;
   if (password !== undefined && passwordHash !== undefined) {
@@ -447,6 +499,13 @@ function readPasswordSource(
       fail("password is a non-empty string");
       return undefined;
     }
+    if (fromFile) {
+      fail(
+        "a clear-text password cannot be kept in the accounts file, which is not encrypted: " +
+          "use passwordHash, or let vmail generate the password",
+      );
+      return undefined;
+    }
     if (!r.isSecret("users")) {
       fail(
         "a clear-text password must be stored encrypted: " +
@@ -464,24 +523,28 @@ function readPasswordSource(
   return { kind: "generated", version };
 }
 
-function readAliases(r: Reader, domains: Set<string>, users: UserSpec[]): AliasSpec[] {
+function readAliases(
+  r: Reader,
+  domains: Set<string>,
+  users: UserSpec[],
+  file?: AccountsFile,
+): AliasSpec[] {
   const mailboxes = new Set(users.map((u) => u.address));
   const seen = new Map<string, string>();
   const aliases: AliasSpec[] = [];
-  const entries = r.list("aliases");
+  const entries = r.entries("aliases", file);
   // Addresses first, so targets can be checked against every alias whatever the order.
   const aliasAddresses = new Set(
-    entries.flatMap((e) =>
+    entries.flatMap(({ value: e }) =>
       isRecord(e) && typeof e.address === "string" ? [normalizeAddress(e.address)] : [],
     ),
   );
-  entries.forEach((entry, i) => {
-    const where = `aliases[${i}]`;
+  entries.forEach(({ label: where, value: entry }) => {
     if (!isRecord(entry) || typeof entry.address !== "string") {
-      return r.fail(where, "an alias is an object with `address` and `to`");
+      return r.failAt(where, "an alias is an object with `address` and `to`");
     }
     const label = `${where} (${entry.address})`;
-    const fail = (rule: string) => r.fail(label, rule);
+    const fail = (rule: string) => r.failAt(label, rule);
     const unknown = Object.keys(entry).filter((k) => k !== "address" && k !== "to");
     if (unknown.length > 0)
       return fail(`unknown field(s) ${unknown.join(", ")}; known: address, to`);

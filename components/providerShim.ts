@@ -8,7 +8,22 @@ import type { ProviderName } from "./providers";
 
 type Impl = Required<pulumi.dynamic.ResourceProvider>;
 
+const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
+
+/**
+ * One shim object per provider: Pulumi serializes a provider once per object it sees, so a fresh
+ * object per resource would cost a closure serialization for every row.
+ */
 export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
+  let shim = shims.get(name);
+  if (!shim) {
+    shim = makeShim(name);
+    shims.set(name, shim);
+  }
+  return shim;
+}
+
+function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
   // Captured as text: where the components were when the resource was last written. A stack
   // moved since then is found again from the provider process's working directory.
   const componentsDir = __dirname;

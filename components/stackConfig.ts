@@ -1,8 +1,11 @@
 // Reads this stack's config through the Pulumi SDK and hands it to the pure parser; the two
 // secrets that are not part of the spec come back as secret Outputs.
 
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, parseConfig, type MailSpec } from "./config";
+import { load } from "js-yaml";
+import { NAMESPACE, parseConfig, type AccountsFile, type MailSpec } from "./config";
 
 // isConfigSecret is exported by the SDK's runtime but left out of its type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -16,12 +19,33 @@ export interface StackConfig {
   sshPrivateKey?: pulumi.Output<string>;
 }
 
+/** The accounts file, read relative to the project directory (the program's working directory). */
+function readAccountsFile(path: string | undefined): AccountsFile | undefined {
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(resolve(process.cwd(), path), "utf8");
+  } catch (error) {
+    throw new Error(`vmail:accountsFile: cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return { path, data: load(text) };
+  } catch (error) {
+    throw new Error(
+      `vmail:accountsFile: ${path} is not valid YAML/JSON: ${(error as Error).message}`,
+    );
+  }
+}
+
 export function readStackConfig(): StackConfig {
   const config = new pulumi.Config(NAMESPACE);
-  const spec = parseConfig({
-    get: (key) => config.get(key),
-    isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
-  });
+  const spec = parseConfig(
+    {
+      get: (key) => config.get(key),
+      isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
+    },
+    readAccountsFile(config.get("accountsFile")),
+  );
   return {
     spec,
     adminPassword: config.requireSecret("pgAdminPassword"),

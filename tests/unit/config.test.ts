@@ -141,7 +141,7 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused(
       users(dave, { address: "DAVE@example.com", maildir: "d2/" }),
       "users[1] (DAVE@example.com)",
-      "duplicate of users[0]",
+      "duplicate of vmail:users[0]",
     );
     assertRefused({ domains: ["example.com", "EXAMPLE.com"] }, "domains[1]", "duplicate");
     assertRefused(
@@ -152,7 +152,7 @@ describe("bad input is refused, naming the entry and the rule", () => {
         ],
       },
       "aliases[1] (A@example.com)",
-      "duplicate of aliases[0]",
+      "duplicate of vmail:aliases[0]",
     );
     assertRefused(
       users(dave, { address: "erin@example.com", maildir: "dave/" }),
@@ -272,5 +272,58 @@ describe("bad input is refused, naming the entry and the rule", () => {
       assert.ok(error.problems.length >= 2);
       assert.match(error.message, /nothing was changed/);
     }
+  });
+});
+
+describe("the accounts file (vmail:accountsFile)", () => {
+  const file = (data: unknown) => ({ path: "accounts.yaml", data });
+  const parseWith = (data: unknown) => parseConfig(rawConfigFor("dev"), file(data));
+
+  it("adds its domains, users and aliases to the stack config's", () => {
+    const spec = parseWith({
+      domains: ["example.org"],
+      users: [{ address: "Zed@Example.org", passwordHash: DOVEADM_BLF }],
+      aliases: [{ address: "@example.org", to: "zed@example.org" }],
+    });
+    assert.deepEqual(spec.domains, ["example.com", "example.org"]);
+    assert.deepEqual(
+      spec.users.map((u) => u.address),
+      ["dave@example.com", "zed@example.org"],
+    );
+    assert.ok(spec.aliases.some((a) => a.address === "zed@example.org" && a.automatic));
+  });
+
+  it("names the file and the entry in its messages, also for duplicates across both", () => {
+    try {
+      parseWith({
+        domains: ["example.com"],
+        users: [{ address: "dave@example.com", maildir: "x/" }],
+      });
+      assert.fail("expected a ConfigError");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.ok(
+        error.problems.some(
+          (p) =>
+            p.startsWith("accounts.yaml: domains[0]") &&
+            p.includes("duplicate of vmail:domains[0]"),
+        ),
+      );
+      assert.ok(
+        error.problems.some(
+          (p) =>
+            p.startsWith("accounts.yaml: users[0] (dave@example.com)") && p.includes("duplicate"),
+        ),
+      );
+    }
+  });
+
+  it("refuses clear-text passwords (the file is not encrypted) and a malformed document", () => {
+    assert.throws(
+      () => parseWith({ users: [{ address: "zed@example.com", password: "hunter2" }] }),
+      /accounts\.yaml: users\[0\] \(zed@example\.com\): a clear-text password cannot be kept in the accounts file/,
+    );
+    assert.throws(() => parseWith(["not", "a", "mapping"]), /accounts\.yaml: must be a mapping/);
+    assert.throws(() => parseWith({ users: "dave" }), /accounts\.yaml: must be a mapping/);
   });
 });
