@@ -1,7 +1,7 @@
 // vmail under the real Pulumi engine (Automation API, local file backend, passphrase secrets),
 // against a throwaway PostgreSQL cluster, a private Postfix instance on loopback and this
 // machine; then again over SSH to an sshd on loopback. Each step prints its duration.
-// See engineProgram.ts for which part of vmail the engine runs here and why.
+// See tests/support/engineProgram.ts for which part of vmail the engine runs here and why.
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -30,7 +30,7 @@ import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgClu
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { startSshServer, type SshServer } from "../support/sshServer";
 import { testDatabaseSettings } from "../support/providers";
-import { engineProgram } from "./engineProgram";
+import { engineProgram } from "../support/engineProgram";
 
 const local = { access: { kind: "local" as const } };
 const OWNER = { user: "vmaile2e", group: "vmaile2e" };

@@ -3,7 +3,15 @@
 // Automation API with an inline program.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as auto from "@pulumi/pulumi/automation";
@@ -26,6 +34,8 @@ export function ensureEngine(): string {
 
 export interface TestStack {
   stack: auto.Stack;
+  /** The workspace (project) directory. */
+  workDir: string;
   /** Sets config through `pulumi config set`'s stdin: no value, secret or not, on a command line. */
   setConfig(config: Record<string, auto.ConfigValue>): void;
   /** Every file the backend wrote (state, backups, history), as stored on disk. */
@@ -39,35 +49,49 @@ export interface TestStack {
 
 export const PASSPHRASE = "e2e-passphrase-not-secret";
 
+/**
+ * A stack with a file backend in a temp dir. `program` is an inline program (run in this process)
+ * or the directory of a Pulumi project whose files are copied into the workspace (run by the
+ * engine's language host as a separate process, as `pulumi up` runs vmail).
+ */
 export async function createTestStack(
   name: string,
-  program: auto.PulumiFn,
+  program: auto.PulumiFn | { projectDir: string },
   config: Record<string, auto.ConfigValue>,
 ): Promise<TestStack> {
   ensureEngine();
   const base = mkdtempSync(join(tmpdir(), `vmail-e2e-${name}-`));
-  // The workspace lives inside the repo (git-ignored) so the dynamic-provider process, which
-  // runs there, resolves @pulumi/pulumi and vmail's modules from the repo's node_modules.
+  // The workspace lives inside the repo (git-ignored, two levels down like bench/program) so the
+  // program and the dynamic-provider process resolve the repo's node_modules and vmail's modules.
   const workDir = join(REPO, ".vmail-test", name);
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   mkdirSync(join(base, "state"));
-  const stack = await auto.LocalWorkspace.createOrSelectStack(
-    { stackName: name, projectName: "vmail", program },
-    {
-      workDir,
-      projectSettings: {
-        name: "vmail",
-        runtime: "nodejs",
-        backend: { url: `file://${join(base, "state")}` },
+  const backend = `file://${join(base, "state")}`;
+  const envVars = {
+    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+    PULUMI_SKIP_UPDATE_CHECK: "1",
+    PULUMI_HOME: process.env.PULUMI_HOME ?? join(process.env.HOME ?? "/root", ".pulumi"),
+  };
+  let stack: auto.Stack;
+  if (typeof program === "function") {
+    stack = await auto.LocalWorkspace.createOrSelectStack(
+      { stackName: name, projectName: "vmail", program },
+      {
+        workDir,
+        projectSettings: { name: "vmail", runtime: "nodejs", backend: { url: backend } },
+        envVars,
       },
-      envVars: {
-        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
-        PULUMI_SKIP_UPDATE_CHECK: "1",
-        PULUMI_HOME: process.env.PULUMI_HOME ?? join(process.env.HOME ?? "/root", ".pulumi"),
-      },
-    },
-  );
+    );
+  } else {
+    cpSync(program.projectDir, workDir, { recursive: true });
+    const settings = readFileSync(join(workDir, "Pulumi.yaml"), "utf8");
+    writeFileSync(join(workDir, "Pulumi.yaml"), `${settings}backend:\n  url: ${backend}\n`);
+    stack = await auto.LocalWorkspace.createOrSelectStack(
+      { stackName: name, workDir },
+      { envVars },
+    );
+  }
   const setConfig = (values: Record<string, auto.ConfigValue>) => {
     for (const [key, { value, secret }] of Object.entries(values)) {
       execFileSync(
@@ -76,11 +100,7 @@ export async function createTestStack(
         {
           cwd: workDir,
           input: value,
-          env: {
-            ...process.env,
-            PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
-            PULUMI_BACKEND_URL: `file://${join(base, "state")}`,
-          },
+          env: { ...process.env, ...envVars, PULUMI_BACKEND_URL: backend },
           stdio: ["pipe", "ignore", "inherit"],
         },
       );
@@ -90,6 +110,7 @@ export async function createTestStack(
   const output: string[] = [];
   return {
     stack,
+    workDir,
     setConfig,
     storedState: () => readTree(join(base, "state")),
     output,

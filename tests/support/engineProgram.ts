@@ -18,7 +18,7 @@ export interface HarnessOutputs {
   /** What MailOwner reads back from the server. */
   gid: number;
   /** What MailDatabase's RandomPassword makes. */
-  readerPassword: string;
+  readerPassword: pulumi.Input<string>;
 }
 
 export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
