@@ -54,11 +54,7 @@ export class MailServer extends pulumi.ComponentResource {
       {
         server,
         mapsDir: spec.postfix.mapsDir,
-        connection: {
-          port: spec.database.serverPort,
-          user: spec.database.readerRole,
-          dbname: spec.database.name,
-        },
+        database: spec.database,
         readerPassword: database.readerPassword,
         after: database.ready,
       },

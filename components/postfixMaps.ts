@@ -2,14 +2,16 @@
 // the reader's password. PostfixSettings makes main.cf use them.
 
 import * as pulumi from "@pulumi/pulumi";
-import { MAP_NAMES, mapFilePath, renderMapFile, type MapConnection } from "./postfixConfig";
+import type { DatabaseSettings } from "./config";
+import { MAP_NAMES, mapFilePath, renderMapFile } from "./postfixConfig";
 import type { Server } from "./server";
 import type { ServerFile } from "./serverFile";
 
 export interface PostfixMapsArgs {
   server: Server;
   mapsDir: string;
-  connection: MapConnection;
+  /** The reader role and database the maps query, on the server's own PostgreSQL port. */
+  database: DatabaseSettings;
   readerPassword: pulumi.Input<string>;
   /** Resources the maps need in place first (grants, pg_hba). */
   after: pulumi.Input<pulumi.Resource>[];
@@ -20,6 +22,8 @@ export class PostfixMaps extends pulumi.ComponentResource {
 
   constructor(name: string, args: PostfixMapsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:PostfixMaps", name, {}, opts);
+    const db = args.database;
+    const connection = { port: db.serverPort, user: db.readerRole, dbname: db.name };
     this.files = MAP_NAMES.map((map) =>
       args.server.file(
         `postfix-${map}-map`,
@@ -28,7 +32,7 @@ export class PostfixMaps extends pulumi.ComponentResource {
           content: pulumi.secret(
             pulumi
               .output(args.readerPassword)
-              .apply((password) => renderMapFile(map, args.connection, password)),
+              .apply((password) => renderMapFile(map, connection, password)),
           ),
           ownership: { mode: "0640", owner: "root", group: "postfix" },
         },

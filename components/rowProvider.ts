@@ -40,71 +40,60 @@ export async function readRow(
 }
 
 /** Names of the fields that differ, compared as JSON. */
-function changedFields<T extends object>(olds: T, news: T, fields: (keyof T)[]): (keyof T)[] {
+function changedFields<T extends object>(olds: T, news: T, fields: (keyof T & string)[]): string[] {
   return fields.filter((f) => JSON.stringify(olds[f] ?? null) !== JSON.stringify(news[f] ?? null));
 }
 
-// --- transports (one per domain) --------------------------------------------------------------
+/**
+ * The provider of a table whose row is exactly the resource's inputs, keyed by `shape.key`:
+ * transports (one per domain) and aliases.
+ */
+function plainRowProvider<T extends Row>(
+  shape: TableShape,
+  context: ContextHolder,
+): pulumi.dynamic.ResourceProvider {
+  const db = () => context.get().db;
+  return {
+    configure: (req) => Promise.resolve(context.set(req.config)),
+    async create(inputs: T) {
+      await writeRow(db(), shape, inputs);
+      return { id: String(inputs[shape.key]), outs: inputs };
+    },
+    diff: (_id, olds: T, news: T) =>
+      Promise.resolve({ changes: changedFields(olds, news, shape.columns).length > 0 }),
+    async update(_id, _olds: T, news: T) {
+      await writeRow(db(), shape, news);
+      return { outs: news };
+    },
+    async read(id: string, props: T) {
+      const row = await readRow(db(), shape, id);
+      if (!row) return { id: "" };
+      const current = Object.fromEntries(shape.columns.map((c) => [c, row[c]]));
+      return { id, props: { ...props, ...current } };
+    },
+    async delete(id: string) {
+      await deleteRow(db(), shape, id);
+    },
+  };
+}
 
-export interface DomainRow {
+/** A transports row: mail for the domain goes to `transport` as the mail owner's group. */
+export interface DomainRow extends Row {
   domain: string;
   gid: number;
   transport: string;
 }
 
-const domainContext = new ContextHolder();
-
-export const domainProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => Promise.resolve(domainContext.set(req.config)),
-  async create(inputs: DomainRow) {
-    await writeRow(domainContext.get().db, TRANSPORTS, { ...inputs });
-    return { id: inputs.domain, outs: inputs };
-  },
-  diff: (_id, olds: DomainRow, news: DomainRow) =>
-    Promise.resolve({ changes: changedFields(olds, news, ["gid", "transport"]).length > 0 }),
-  async update(_id, _olds: DomainRow, news: DomainRow) {
-    await writeRow(domainContext.get().db, TRANSPORTS, { ...news });
-    return { outs: news };
-  },
-  async read(id: string, props: DomainRow) {
-    const row = await readRow(domainContext.get().db, TRANSPORTS, id);
-    return row ? { id, props: { ...props, gid: row.gid, transport: row.transport } } : { id: "" };
-  },
-  async delete(id: string) {
-    await deleteRow(domainContext.get().db, TRANSPORTS, id);
-  },
-};
-
-// --- aliases ----------------------------------------------------------------------------------
-
-export interface AliasRow {
+/** An aliases row; `email` holds the comma-separated targets, as Postfix reads them. */
+export interface AliasRow extends Row {
   alias: string;
-  /** Comma-separated targets, as Postfix reads a virtual alias result. */
   email: string;
 }
 
+const domainContext = new ContextHolder();
 const aliasContext = new ContextHolder();
-
-export const aliasProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => Promise.resolve(aliasContext.set(req.config)),
-  async create(inputs: AliasRow) {
-    await writeRow(aliasContext.get().db, ALIASES, { ...inputs });
-    return { id: inputs.alias, outs: inputs };
-  },
-  diff: (_id, olds: AliasRow, news: AliasRow) =>
-    Promise.resolve({ changes: changedFields(olds, news, ["email"]).length > 0 }),
-  async update(_id, _olds: AliasRow, news: AliasRow) {
-    await writeRow(aliasContext.get().db, ALIASES, { ...news });
-    return { outs: news };
-  },
-  async read(id: string, props: AliasRow) {
-    const row = await readRow(aliasContext.get().db, ALIASES, id);
-    return row ? { id, props: { ...props, email: row.email } } : { id: "" };
-  },
-  async delete(id: string) {
-    await deleteRow(aliasContext.get().db, ALIASES, id);
-  },
-};
+export const domainProvider = plainRowProvider<DomainRow>(TRANSPORTS, domainContext);
+export const aliasProvider = plainRowProvider<AliasRow>(ALIASES, aliasContext);
 
 // --- users ------------------------------------------------------------------------------------
 

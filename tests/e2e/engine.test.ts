@@ -26,6 +26,7 @@ import {
   type TestStack,
 } from "../support/engine";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
+import { doveadmVerifies } from "../support/dovecot";
 import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { startSshServer, type SshServer } from "../support/sshServer";
@@ -126,11 +127,6 @@ async function delivered(maildir: string, marker: string): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
-}
-
-function doveadmVerifies(hash: string, password: string): boolean {
-  const r = spawnSync("doveadm", ["pw", "-t", hash, "-p", password], { encoding: "utf8" });
-  return r.status === 0 && /\(verified\)/.test(r.stdout + r.stderr);
 }
 
 before(async () => {

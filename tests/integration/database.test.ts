@@ -21,6 +21,7 @@ import {
 import { pgReloadProvider } from "../../components/schemaProvider";
 import { serverFileProvider } from "../../components/serverFile";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
+import { doveadmVerifies } from "../support/dovecot";
 import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
 
@@ -62,12 +63,6 @@ function postmap(map: string, key: string): string {
   if (r.status === 1) return ""; // not found
   assert.equal(r.status, 0, `postmap -q ${key} ${map}: ${r.stderr}`);
   return r.stdout.trim();
-}
-
-function doveadmVerifies(hash: string, password: string): boolean {
-  // Throwaway test passwords only: doveadm takes the password as an argument.
-  const r = spawnSync("doveadm", ["pw", "-t", hash, "-p", password], { encoding: "utf8" });
-  return r.status === 0 && /\(verified\)/.test(r.stdout + r.stderr);
 }
 
 async function storedRow(table: string, key: string, value: string) {

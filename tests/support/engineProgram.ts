@@ -36,11 +36,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
     new PostfixMaps("postfix-maps", {
       server,
       mapsDir: spec.postfix.mapsDir,
-      connection: {
-        port: spec.database.serverPort,
-        user: spec.database.readerRole,
-        dbname: spec.database.name,
-      },
+      database: spec.database,
       readerPassword: pulumi.secret(harness.readerPassword),
       after: schema.ready,
     });

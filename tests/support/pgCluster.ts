@@ -6,10 +6,10 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, type ClientConfig, type QueryResultRow } from "pg";
+import { freePort } from "./ports";
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 
@@ -84,19 +84,6 @@ function ensureBinaries(): void {
 /** Command prefix that drops root for `user` (no PAM, no TTY needed). */
 function asUser(user: string, cmd: string[]): [string, string[]] {
   return ["setpriv", [`--reuid=${user}`, `--regid=${user}`, "--clear-groups", "--", ...cmd]];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

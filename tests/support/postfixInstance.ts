@@ -27,6 +27,7 @@ import * as fs from "node:fs/promises";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "./ports";
 
 export interface PostfixInstance {
   /** Its own config directory (main.cf, master.cf): give this to vmail / `postconf -c`. */
@@ -125,19 +126,6 @@ function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): P
     });
     child.stdin.on("error", () => undefined); // a command that exits early: see its code
     child.stdin.end(input ?? "");
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port")),
-      );
-    });
   });
 }
 

@@ -4,9 +4,9 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "./ports";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -46,19 +46,6 @@ function keygen(file: string, comment: string): void {
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 function sshdConfig(dir: string, port: number): string {
