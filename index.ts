@@ -1,4 +1,5 @@
 // vmail: converge one mail server's virtual mail accounts from this stack's config.
+import "./components/fastStackTraces";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./components/stackConfig";
 import { MailServer } from "./components/mailServer";

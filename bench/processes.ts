@@ -14,6 +14,13 @@ function roleOf(cmdline: string): Role | undefined {
   return undefined;
 }
 
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: string): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+}
+
 function peakKiB(pid: string): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
@@ -22,10 +29,18 @@ function peakKiB(pid: string): number {
 
 export class PeakMemory {
   private readonly peaks: Record<Role, number> = { engine: 0, program: 0, provider: 0 };
+  private readonly cpu = new Map<string, { role: Role; seconds: number }>();
   private timer?: NodeJS.Timeout;
 
   start(): void {
     this.timer = setInterval(() => this.sample(), 100);
+  }
+
+  /** CPU seconds used by each role's processes while sampled (as last seen). */
+  cpuByRole(): Record<Role, number> {
+    const out: Record<Role, number> = { engine: 0, program: 0, provider: 0 };
+    for (const { role, seconds } of this.cpu.values()) out[role] += seconds;
+    return out;
   }
 
   /** Stops sampling; peaks in MiB by role. */
@@ -45,7 +60,10 @@ export class PeakMemory {
       if (!/^\d+$/.test(pid) || pid === String(process.pid)) continue;
       try {
         const role = roleOf(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
-        if (role) this.peaks[role] = Math.max(this.peaks[role], peakKiB(pid));
+        if (role) {
+          this.peaks[role] = Math.max(this.peaks[role], peakKiB(pid));
+          this.cpu.set(pid, { role, seconds: cpuSeconds(pid) });
+        }
       } catch {
         // the process ended between listing and reading
       }

@@ -24,6 +24,8 @@ const SIZES = process.argv
 const NS = SIZES.length > 0 ? SIZES : [100, 1000, 5000];
 // The setting the README recommends for large stacks; VMAIL_BENCH_CHECKPOINTS=1 measures without.
 const SKIP_CHECKPOINTS = process.env.VMAIL_BENCH_CHECKPOINTS !== "1";
+// VMAIL_BENCH_PEERS=0 measures vmail alone (quicker, for work on vmail itself).
+const WITH_PEERS = process.env.VMAIL_BENCH_PEERS !== "0";
 
 interface Figure {
   name: string;
@@ -92,8 +94,14 @@ async function benchVmail(n: number, accounts: Accounts, cluster: PgCluster, dir
     const peaks = memory.stop();
     if (up.summary.result !== "succeeded") throw new Error(`up failed: ${up.stdout}`);
     record(`up_empty_n${n}`, upEmpty, "s");
+    const previewCpu = new PeakMemory();
+    previewCpu.start();
     const [preview] = await seconds(() => t.stack.preview());
+    previewCpu.stop();
     record(`noop_preview_n${n}`, preview, "s");
+    for (const [role, cpu] of Object.entries(previewCpu.cpuByRole())) {
+      record(`noop_preview_cpu_${role}_n${n}`, cpu, "s");
+    }
     const [noopUp] = await seconds(() => t.stack.up({ expectNoChanges: true }));
     record(`noop_up_n${n}`, noopUp, "s");
     writeAccounts([
@@ -238,8 +246,10 @@ async function main(): Promise<void> {
     const cluster = await startPgCluster();
     try {
       await benchVmail(n, accounts, cluster, dir);
-      await benchAnsible(n, accounts, cluster, dir);
-      await benchFloor(n, accounts, cluster, dir);
+      if (WITH_PEERS) {
+        await benchAnsible(n, accounts, cluster, dir);
+        await benchFloor(n, accounts, cluster, dir);
+      }
     } finally {
       await closePools();
       await cluster.stop();

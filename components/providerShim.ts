@@ -1,12 +1,14 @@
 // The only provider code Pulumi serializes into the state: a few lines that load the real
 // provider from this directory in the provider process. Serializing the providers themselves
 // would copy their whole module graph (pg, the hashing code) into every row's state, and
-// Pulumi's closure serializer mangles default imports, class fields and global caches.
+// Pulumi's closure serializer mangles default imports, class fields and global caches. The text
+// is kept short on purpose: the SDK copies it into four debug strings per resource it registers.
 
 import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderName } from "./providers";
 
-type Impl = Required<pulumi.dynamic.ResourceProvider>;
+type Method = "configure" | "create" | "diff" | "update" | "read" | "delete";
+type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>>;
 
 const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
 
@@ -24,42 +26,34 @@ export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvide
 }
 
 function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
-  // Captured as text: where the components were when the resource was last written. A stack
+  // Where the components were when the resource was last written (captured as text); a stack
   // moved since then is found again from the provider process's working directory.
-  const componentsDir = __dirname;
-  const impl = (): Impl => {
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const path = require("node:path") as typeof import("node:path");
-    const fs = require("node:fs") as typeof import("node:fs");
-    const candidates = [componentsDir, path.join(process.cwd(), "components")];
-    const dir = candidates.find((d) => fs.existsSync(path.join(d, "providers.ts")));
-    if (!dir)
-      throw new Error(`vmail: cannot find components/providers.ts in ${candidates.join(" or ")}`);
+  const dir = __dirname;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const load = (): Impl => {
+    const p = require("node:path") as typeof import("node:path");
+    const at = [dir, p.join(process.cwd(), "components")].find((d) =>
+      (require("node:fs") as typeof import("node:fs")).existsSync(p.join(d, "providers.ts")),
+    );
+    if (!at)
+      throw new Error(`vmail: no components/providers.ts in ${dir} or the working directory`);
     // The provider process is plain node: tsx lets it load the TypeScript sources.
-    require(require.resolve("tsx/cjs", { paths: [dir] }));
-    const loaded = require(path.join(dir, "providers.ts")) as {
-      PROVIDERS: Record<string, Impl>;
-    };
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    return loaded.PROVIDERS[name];
+    require(require.resolve("tsx/cjs", { paths: [at] }));
+    return (require(p.join(at, "providers.ts")) as { PROVIDERS: Record<string, Impl> }).PROVIDERS[
+      name
+    ];
   };
-  // The engine's protobuf encoding refuses `undefined` values: leave such keys out.
-  const defined = (o: unknown): Record<string, unknown> | undefined =>
-    o ? Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) : undefined;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const call =
+    (m: Method) =>
+    (...args: unknown[]) =>
+      load()[m](...args);
   return {
-    configure: (req) => impl().configure(req),
-    create: async (inputs) => {
-      const r = await impl().create(inputs);
-      return { id: r.id, outs: defined(r.outs) };
-    },
-    diff: (id, olds, news) => impl().diff(id, olds, news),
-    update: async (id, olds, news) => ({
-      outs: defined((await impl().update(id, olds, news)).outs),
-    }),
-    read: async (id, props) => {
-      const r = await impl().read(id, props);
-      return { id: r.id, props: defined(r.props) };
-    },
-    delete: (id, props) => impl().delete(id, props),
-  };
+    configure: call("configure"),
+    create: call("create"),
+    diff: call("diff"),
+    update: call("update"),
+    read: call("read"),
+    delete: call("delete"),
+  } as pulumi.dynamic.ResourceProvider;
 }

@@ -5,13 +5,38 @@ import { aliasProvider, domainProvider, userProvider } from "./rowProvider";
 import { mailTablesProvider, pgReloadProvider } from "./schemaProvider";
 import { serverFileProvider } from "./serverFile";
 
+/** The engine's protobuf encoding refuses `undefined` values: such keys are left out. */
+function defined(o: object | undefined): Record<string, unknown> | undefined {
+  return o && Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+type Provider = Required<pulumi.dynamic.ResourceProvider>;
+
+function forEngine(p: pulumi.dynamic.ResourceProvider): Provider {
+  const impl = p as Provider;
+  return {
+    ...impl,
+    create: async (inputs) => {
+      const r = await impl.create(inputs);
+      return { id: r.id, outs: defined(r.outs as object) };
+    },
+    update: async (id, olds, news) => ({
+      outs: defined((await impl.update(id, olds, news)).outs as object),
+    }),
+    read: async (id, props) => {
+      const r = await impl.read(id, props);
+      return { id: r.id, props: defined(r.props as object) };
+    },
+  };
+}
+
 export const PROVIDERS = {
-  domain: domainProvider,
-  alias: aliasProvider,
-  user: userProvider,
-  serverFile: serverFileProvider,
-  mailTables: mailTablesProvider,
-  pgReload: pgReloadProvider,
-} satisfies Record<string, pulumi.dynamic.ResourceProvider>;
+  domain: forEngine(domainProvider),
+  alias: forEngine(aliasProvider),
+  user: forEngine(userProvider),
+  serverFile: forEngine(serverFileProvider),
+  mailTables: forEngine(mailTablesProvider),
+  pgReload: forEngine(pgReloadProvider),
+};
 
 export type ProviderName = keyof typeof PROVIDERS;

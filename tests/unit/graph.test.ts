@@ -118,7 +118,8 @@ describe("the dev stack's resource graph", () => {
 
   it("reads the mail owner's uid and gid back from the server into rows and main.cf", async () => {
     const domain = engine.find(`${DYN}MailDomain`, "example.com");
-    assert.equal(await valueOf(domain.props.gid as pulumi.Input<number>), MOCK_GID);
+    const row = await valueOf(domain.props.row as pulumi.Input<{ gid: number }>);
+    assert.equal(row.gid, MOCK_GID);
     assert.equal(await valueOf(server.uid), MOCK_UID);
     const postconf = engine.find("command:local:Command", "postfix-main-cf");
     const script = await valueOf(postconf.props.create as pulumi.Input<string>);
@@ -165,7 +166,7 @@ describe("secrets in the graph", () => {
     assert.equal(await isSecretInput(erin.props.password), true);
     const dave = engine.find(`${DYN}MailUser`, "dave@example.com");
     assert.equal(dave.props.password, undefined);
-    assert.equal(dave.props.generateVersion, 1);
+    assert.equal((dave.props.row as { generateVersion?: number }).generateVersion, 1);
   });
 
   it("the exported passwords are secrets", async () => {
