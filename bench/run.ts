@@ -155,8 +155,12 @@ async function benchAnsible(n: number, accounts: Accounts, cluster: PgCluster, d
   };
   const [empty] = await seconds(run);
   record(`ansible_up_empty_n${n}`, empty, "s");
-  const [noop] = await seconds(run);
-  record(`ansible_noop_n${n}`, noop, "s");
+  // The peer's no-op run takes as long as its first (one module run per row): measured up to
+  // N = 1,000, where it is the same story, to keep the whole benchmark under an hour.
+  if (n <= 1000) {
+    const [noop] = await seconds(run);
+    record(`ansible_noop_n${n}`, noop, "s");
+  }
 }
 
 async function benchFloor(n: number, accounts: Accounts, cluster: PgCluster, dir: string) {
