@@ -27,7 +27,12 @@ import {
 } from "../support/engine";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
 import { doveadmVerifies } from "../support/dovecot";
-import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
+import {
+  startPgCluster,
+  storedRow as storedRowIn,
+  superuserQuery,
+  type PgCluster,
+} from "../support/pgCluster";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { startSshServer, type SshServer } from "../support/sshServer";
 import { testDatabaseSettings } from "../support/providers";
@@ -104,14 +109,8 @@ function postmap(map: "mailboxes" | "aliases" | "transport" | "domains", key: st
   return r.status === 0 ? r.stdout.trim() : "";
 }
 
-async function row(table: string, key: string, value: string) {
-  const rows = await superuserQuery(
-    cluster,
-    `SELECT * FROM ${table} WHERE ${key} = $1`,
-    [value],
-    "mail",
-  );
-  return rows[0];
+function row(table: "users" | "aliases" | "transports", key: string, value: string) {
+  return storedRowIn(cluster, table, key, value);
 }
 
 /** Waits for a delivered message under a maildir's new/ holding `marker`. */

@@ -25,7 +25,12 @@ import { pgReloadProvider } from "../../components/schemaProvider";
 import { serverFileProvider } from "../../components/serverFile";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
 import { doveadmVerifies } from "../support/dovecot";
-import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
+import {
+  startPgCluster,
+  storedRow as storedRowIn,
+  superuserQuery,
+  type PgCluster,
+} from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
 
 let cluster: PgCluster;
@@ -97,14 +102,8 @@ function postmap(map: string, key: string): string {
   return r.stdout.trim();
 }
 
-async function storedRow(table: string, key: string, value: string) {
-  const rows = await superuserQuery(
-    cluster,
-    `SELECT * FROM ${table} WHERE ${key} = $1`,
-    [value],
-    "mail",
-  );
-  return rows[0];
+function storedRow(table: "users" | "aliases" | "transports", key: string, value: string) {
+  return storedRowIn(cluster, table, key, value);
 }
 
 before(async () => {

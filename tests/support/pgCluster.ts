@@ -50,6 +50,22 @@ export async function superuserQuery<R extends QueryResultRow = QueryResultRow>(
   }
 }
 
+/** The row of the mail database's `table` whose `key` column is `value`, as stored (undefined if none). */
+export async function storedRow(
+  cluster: Pick<PgCluster, "clientConfig">,
+  table: "users" | "aliases" | "transports",
+  key: string,
+  value: string,
+): Promise<QueryResultRow> {
+  const rows = await superuserQuery(
+    cluster,
+    `SELECT * FROM ${table} WHERE ${key} = $1`,
+    [value],
+    "mail",
+  );
+  return rows[0];
+}
+
 // Servers still running when the test process exits are killed with it.
 const running = new Set<ChildProcess>();
 process.on("exit", () => {
