@@ -1,7 +1,14 @@
 // The rows every system under test converges, as (table shape, values): what vmail stores for the
 // accounts, so vmail, the Ansible peer and the psql floor all write exactly the same data.
 
-import { ALIASES, TRANSPORTS, upsertSql, USERS, type TableShape } from "../components/sql";
+import {
+  ALIASES,
+  onConflictSql,
+  TRANSPORTS,
+  upsertSql,
+  USERS,
+  type TableShape,
+} from "../components/sql";
 import type { Accounts } from "./accounts";
 
 export interface Row {
@@ -43,10 +50,9 @@ export function floorSql(rows: Row[]): string {
     .map(([shape, list]) => {
       const columns = [shape.key, ...shape.columns];
       const values = list.map((r) => `(${r.values.map(literal).join(", ")})`).join(",\n");
-      const updates = shape.columns.map((c) => `${c} = EXCLUDED.${c}`).join(", ");
       return (
         `INSERT INTO ${shape.table} (${columns.join(", ")}) VALUES\n${values}\n` +
-        `ON CONFLICT (${shape.key}) DO UPDATE SET ${updates};`
+        `${onConflictSql(shape)};`
       );
     })
     .join("\n");

@@ -58,13 +58,18 @@ export function setRoleSql(role: string): string {
   return `SET LOCAL ROLE ${quoteIdent(role)}`;
 }
 
+/** What makes an insert an upsert: on a key already there, the value columns are overwritten. */
+export function onConflictSql(shape: TableShape): string {
+  const updates = shape.columns.map((c) => `${c} = EXCLUDED.${c}`);
+  return `ON CONFLICT (${shape.key}) DO UPDATE SET ${updates.join(", ")}`;
+}
+
 export function upsertSql(shape: TableShape): string {
   const columns = [shape.key, ...shape.columns];
   const params = columns.map((_, i) => `$${i + 1}`);
-  const updates = shape.columns.map((c) => `${c} = EXCLUDED.${c}`);
   return (
     `INSERT INTO ${shape.table} (${columns.join(", ")}) VALUES (${params.join(", ")}) ` +
-    `ON CONFLICT (${shape.key}) DO UPDATE SET ${updates.join(", ")}`
+    onConflictSql(shape)
   );
 }
 

@@ -10,8 +10,6 @@ export interface Recorded {
   parent?: pulumi.Resource;
   dependsOn: pulumi.Resource[];
   props: Record<string, unknown>;
-  /** The inputs as the mock engine received them (secrets unwrapped). */
-  inputs?: Record<string, unknown>;
 }
 
 export const MOCK_UID = 1002;
@@ -19,14 +17,12 @@ export const MOCK_GID = 1003;
 
 export class MockEngine {
   readonly recorded: Recorded[] = [];
-  private readonly inputsByName = new Map<string, Record<string, unknown>>();
 
   async install(stack = "dev"): Promise<void> {
     await pulumi.runtime.setMocks(
       {
         newResource: (args) => {
           const inputs = args.inputs as Record<string, unknown>;
-          this.inputsByName.set(`${args.type}::${args.name}`, inputs);
           return {
             id: `${args.name}-id`,
             state: { ...inputs, ...mockOutputs(args.type, args.name) },
@@ -57,10 +53,6 @@ export class MockEngine {
     });
     return undefined;
   };
-
-  inputsOf(r: Recorded): Record<string, unknown> | undefined {
-    return this.inputsByName.get(`${r.type}::${r.name}`);
-  }
 
   find(type: string, name: string): Recorded {
     const found = this.recorded.find((r) => r.type === type && r.name === name);
