@@ -23,7 +23,6 @@ export const DEFAULTS = {
   serverMode: "local",
   sshHost: "",
   sshHostKey: "",
-  sshPrivateKey: "",
   sshPort: 22,
   sshUser: "root",
   mailUser: "mailreader",

@@ -34,7 +34,7 @@ export class MailSchema extends pulumi.ComponentResource {
     );
     const reload = new PgReload(
       "pg-hba-reload",
-      { trigger: hba.sha256 },
+      { trigger: hba.written },
       { parent: this, dependsOn: [hba] },
     );
     this.ready = [this.tables, reload];

@@ -63,7 +63,6 @@ export class MailServer extends pulumi.ComponentResource {
     new PostfixSettings(
       "postfix-settings",
       {
-        server,
         postfix: spec.postfix,
         mailboxBase: spec.owner.mailboxBase,
         uid: owner.uid,

@@ -4,18 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PostfixSettings as Settings } from "./config";
 import { mainCfSettings, proxiedMaps } from "./postfixConfig";
-import { postconfApplyScript, postconfRemoveScript, type PostconfInput } from "./scripts";
-import type { Server } from "./server";
+import { PostfixMainCf } from "./postfixMainCf";
+import type { PostconfInput } from "./scripts";
 
 export interface PostfixSettingsArgs {
-  server: Server;
   postfix: Settings;
   mailboxBase: string;
   uid: pulumi.Input<number>;
   gid: pulumi.Input<number>;
   domains: string[];
-  /** The map files: a change to any of them re-runs the settings and so reloads Postfix. */
-  mapFiles: { sha256: pulumi.Output<string> }[];
+  /** The map files: a write of any of them (a repair included) reloads Postfix. */
+  mapFiles: { written: pulumi.Output<string> }[];
   after: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -50,13 +49,15 @@ export class PostfixSettings extends pulumi.ComponentResource {
       .all([args.uid, args.gid])
       .apply(([uid, gid]) => postconfInput(args, uid, gid));
     this.settings = input.settings;
-    args.server.command(
+    new PostfixMainCf(
       "postfix-main-cf",
       {
-        script: input.apply(postconfApplyScript),
-        deleteScript: input.apply(postconfRemoveScript),
-        triggers: args.mapFiles.map((f) => f.sha256),
-        logOutput: true,
+        settings: input.settings,
+        domains: input.domains,
+        proxiedMaps: input.proxiedMaps,
+        configDir: input.configDir,
+        backupFile: input.backupFile,
+        reloadAfter: pulumi.all(args.mapFiles.map((f) => f.written)),
       },
       { parent: this, dependsOn: args.after },
     );

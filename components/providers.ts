@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { aliasProvider, domainProvider, userProvider } from "./rowProvider";
 import { mailTablesProvider, pgReloadProvider } from "./schemaProvider";
+import { postfixMainCfProvider } from "./postfixMainCf";
 import { serverFileProvider } from "./serverFile";
 
 /** The engine's protobuf encoding refuses `undefined` values: such keys are left out. */
@@ -37,6 +38,7 @@ export const PROVIDERS = {
   serverFile: forEngine(serverFileProvider),
   mailTables: forEngine(mailTablesProvider),
   pgReload: forEngine(pgReloadProvider),
+  postfixMainCf: forEngine(postfixMainCfProvider),
 };
 
 export type ProviderName = keyof typeof PROVIDERS;

@@ -68,7 +68,7 @@ export class MailTables extends pulumi.dynamic.Resource {
 }
 
 export interface PgReloadInputs {
-  /** Changes whenever the reloaded configuration changed (the pg_hba block's sha256). */
+  /** Changes whenever vmail wrote the reloaded configuration (the pg_hba block's `written`). */
   trigger: string;
 }
 

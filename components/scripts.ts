@@ -182,7 +182,26 @@ export function postconfRemoveScript(i: PostconfInput): string {
   return lines.join("\n");
 }
 
+/** Prints `name = value` for each setting, as Postfix resolves it (its default when unset). */
+export function postconfReadScript(configDir: string, names: string[]): string {
+  return `postconf -c ${shellQuote(configDir)} ${names.map(shellQuote).join(" ")}`;
+}
+
+/** Reads what postconfReadScript printed; a setting it did not print reads as "". */
+export function parsePostconfValues(stdout: string, names: string[]): Record<string, string> {
+  const printed = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const at = line.indexOf(" =");
+    if (at > 0) printed.set(line.slice(0, at), line.slice(at + 2).replace(/^ /, ""));
+  }
+  return Object.fromEntries(names.map((n) => [n, printed.get(n) ?? ""]));
+}
+
+/**
+ * Reloads Postfix when it runs, after `postfix check` has passed. Either one's failure fails the
+ * script with Postfix's own message, so a bad setting never passes as a success.
+ */
 function reloadPostfixLine(configDir: string): string {
   const c = `-c ${shellQuote(configDir)}`;
-  return `if postfix ${c} status >/dev/null 2>&1; then postfix ${c} reload >/dev/null 2>&1; fi`;
+  return `if postfix ${c} status >/dev/null 2>&1; then postfix ${c} check; postfix ${c} reload 2>/dev/null; fi`;
 }

@@ -30,9 +30,18 @@ interface ServerFileOutputs {
   ownership?: FileOwnership;
   block?: BlockSpec;
   sha256: string;
+  /**
+   * When vmail last wrote the file. It changes on every write, a repair of drift included (whose
+   * sha256 is the same as before), so what reloads after the file (Postfix, PostgreSQL) runs.
+   */
+  written: string;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+let writes = 0;
+/** Unique per write, even for two writes in the same millisecond. */
+const writeStamp = () => `${new Date().toISOString()}#${process.pid}.${++writes}`;
 
 async function readState(shell: ShellTarget, path: string): Promise<FileState> {
   return parseFileState(await mustRunOnServer(shell, `reading ${path}`, readFileScript(path)));
@@ -53,7 +62,7 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
       inputs.content,
     );
   }
-  return { path, ownership, block, sha256: sha256(inputs.content) };
+  return { path, ownership, block, sha256: sha256(inputs.content), written: writeStamp() };
 }
 
 const context = new ContextHolder();
@@ -136,12 +145,14 @@ export interface ServerFileArgs {
 export class ServerFile extends pulumi.dynamic.Resource {
   declare readonly path: pulumi.Output<string>;
   declare readonly sha256: pulumi.Output<string>;
+  /** Changes whenever vmail writes the file (see ServerFileOutputs.written). */
+  declare readonly written: pulumi.Output<string>;
 
   constructor(name: string, args: ServerFileArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim("serverFile"),
       name,
-      { ...args, sha256: undefined },
+      { ...args, sha256: undefined, written: undefined },
       opts,
       "vmail",
       "ServerFile",

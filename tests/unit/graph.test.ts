@@ -76,7 +76,7 @@ describe("the dev stack's resource graph", () => {
     assert.equal(parentOf(`${DYN}ServerFile`, "postfix-mailboxes-map"), "postfix-maps");
     assert.equal(parentOf(`${DYN}ServerFile`, "pg-hba-block"), "mail-schema");
     assert.equal(parentOf(`${DYN}MailTables`, "mail-tables"), "mail-schema");
-    assert.equal(parentOf("command:local:Command", "postfix-main-cf"), "postfix-settings");
+    assert.equal(parentOf(`${DYN}PostfixMainCf`, "postfix-main-cf"), "postfix-settings");
   });
 
   it("gives every postgresql resource the explicit provider, never the default one", () => {
@@ -121,10 +121,10 @@ describe("the dev stack's resource graph", () => {
     const row = await valueOf(domain.props.row as pulumi.Input<{ gid: number }>);
     assert.equal(row.gid, MOCK_GID);
     assert.equal(await valueOf(server.uid), MOCK_UID);
-    const postconf = engine.find("command:local:Command", "postfix-main-cf");
-    const script = await valueOf(postconf.props.create as pulumi.Input<string>);
-    assert.match(script, new RegExp(`'virtual_uid_maps=static:${MOCK_UID}'`));
-    assert.match(script, new RegExp(`'virtual_gid_maps=static:${MOCK_GID}'`));
+    const mainCf = engine.find(`${DYN}PostfixMainCf`, "postfix-main-cf");
+    const settings = await valueOf(mainCf.props.settings as pulumi.Input<Record<string, string>>);
+    assert.equal(settings.virtual_uid_maps, `static:${MOCK_UID}`);
+    assert.equal(settings.virtual_gid_maps, `static:${MOCK_GID}`);
   });
 
   it("locks schema public: PUBLIC gets nothing, the reader USAGE and SELECT only", async () => {

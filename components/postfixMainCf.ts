@@ -1,0 +1,88 @@
+// Postfix's main.cf settings as a resource with `read`, so `pulumi refresh` sees a setting changed
+// behind vmail's back and `up` sets it again (and reloads Postfix). The work is done by the
+// postconf scripts in scripts.ts; this file decides when they run.
+
+import * as pulumi from "@pulumi/pulumi";
+import { ContextHolder } from "./providerContext";
+import { providerShim } from "./providerShim";
+import {
+  parsePostconfValues,
+  postconfApplyScript,
+  postconfReadScript,
+  postconfRemoveScript,
+  type PostconfInput,
+} from "./scripts";
+import { mustRunOnServer } from "./shell";
+
+export interface PostfixMainCfInputs extends PostconfInput {
+  /** The map files' `written` stamps: when vmail rewrote one, Postfix is reloaded. */
+  reloadAfter: string[];
+}
+
+const context = new ContextHolder();
+
+async function apply(inputs: PostfixMainCfInputs): Promise<PostfixMainCfInputs> {
+  await mustRunOnServer(
+    context.get().shell,
+    `setting main.cf in ${inputs.configDir}`,
+    postconfApplyScript(inputs),
+  );
+  return inputs;
+}
+
+export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => Promise.resolve(context.set(req.config)),
+  async create(inputs: PostfixMainCfInputs) {
+    return { id: inputs.configDir, outs: await apply(inputs) };
+  },
+  diff(_id, olds: PostfixMainCfInputs, news: PostfixMainCfInputs) {
+    const same = (k: keyof PostfixMainCfInputs) =>
+      JSON.stringify(olds[k] ?? null) === JSON.stringify(news[k] ?? null);
+    const keys: (keyof PostfixMainCfInputs)[] = [
+      "configDir",
+      "settings",
+      "domains",
+      "proxiedMaps",
+      "backupFile",
+      "reloadAfter",
+    ];
+    // Another Postfix instance: set the new one up before the old one is put back.
+    const replaces = same("configDir") ? [] : ["configDir"];
+    return Promise.resolve({ changes: !keys.every(same), replaces });
+  },
+  async update(_id, _olds, news: PostfixMainCfInputs) {
+    return { outs: await apply(news) };
+  },
+  /** The settings as main.cf has them now; a changed one shows as a diff on the next `up`. */
+  async read(id: string, props: PostfixMainCfInputs) {
+    const names = Object.keys(props.settings);
+    const stdout = await mustRunOnServer(
+      context.get().shell,
+      `reading main.cf in ${props.configDir}`,
+      postconfReadScript(props.configDir, names),
+    );
+    return { id, props: { ...props, settings: parsePostconfValues(stdout, names) } };
+  },
+  async delete(_id, props: PostfixMainCfInputs) {
+    await mustRunOnServer(
+      context.get().shell,
+      `restoring main.cf in ${props.configDir}`,
+      postconfRemoveScript(props),
+    );
+  },
+};
+
+/** Lets tests drive the provider directly, without an engine. */
+export const postfixMainCfContext = context;
+
+export type PostfixMainCfArgs = {
+  [K in keyof PostfixMainCfInputs]: pulumi.Input<PostfixMainCfInputs[K]>;
+};
+
+export class PostfixMainCf extends pulumi.dynamic.Resource {
+  declare readonly settings: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: PostfixMainCfArgs, opts?: pulumi.CustomResourceOptions) {
+    super(providerShim("postfixMainCf"), name, args, opts, "vmail", "PostfixMainCf");
+  }
+}
