@@ -5,6 +5,7 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { CheckpointGuard } from "./checkpointGuard";
 import type { DatabaseSettings } from "./config";
 import { MailSchema } from "./mailSchema";
 import type { Server } from "./server";
@@ -45,7 +46,13 @@ export class MailDatabase extends pulumi.ComponentResource {
       },
       child,
     );
-    const pg = { parent: this, provider };
+    // Roles and the database are created only after the guard has checked that this run may.
+    const guard = new CheckpointGuard(
+      "checkpoint-guard",
+      { database: s.name, roles: [s.readerRole, s.ownerRole] },
+      child,
+    );
+    const pg = { parent: this, provider, dependsOn: [guard] };
 
     // Letters and digits only: safe in a Postfix .cf file, a libpq string and Dovecot's config.
     const password = (role: string, version: number) =>

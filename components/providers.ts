@@ -1,6 +1,7 @@
 // Every dynamic provider vmail has, by name: what providerShim loads in the provider process.
 
 import type * as pulumi from "@pulumi/pulumi";
+import { checkpointGuardProvider } from "./checkpointGuard";
 import { aliasProvider, domainProvider, userProvider } from "./rowProvider";
 import { mailTablesProvider, pgReloadProvider } from "./schemaProvider";
 import { postfixMainCfProvider } from "./postfixMainCf";
@@ -39,6 +40,7 @@ export const PROVIDERS = {
   mailTables: forEngine(mailTablesProvider),
   pgReload: forEngine(pgReloadProvider),
   postfixMainCf: forEngine(postfixMainCfProvider),
+  checkpointGuard: checkpointGuardProvider,
 };
 
 export type ProviderName = keyof typeof PROVIDERS;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { Client } from "pg";
+import { checkpointGuardProvider } from "../../components/checkpointGuard";
 import { closePools } from "../../components/db";
 import { HBA_BLOCK, renderHbaBlock } from "../../components/pgHba";
 import { mapFilePath, MAP_NAMES, renderMapFile } from "../../components/postfixConfig";
@@ -156,6 +157,40 @@ describe("tables and schema", () => {
     );
     assert.ok(await storedRow("users", "email", "keep@example.com"));
     await users.delete("keep@example.com");
+  });
+});
+
+describe("the checkpoint guard", () => {
+  const guard = checkpointGuardProvider as Provider;
+  const withSkip = async <T>(value: string | undefined, work: () => Promise<T>): Promise<T> => {
+    const before = process.env.PULUMI_SKIP_CHECKPOINTS;
+    if (value === undefined) delete process.env.PULUMI_SKIP_CHECKPOINTS;
+    else process.env.PULUMI_SKIP_CHECKPOINTS = value;
+    try {
+      return await work();
+    } finally {
+      if (before === undefined) delete process.env.PULUMI_SKIP_CHECKPOINTS;
+      else process.env.PULUMI_SKIP_CHECKPOINTS = before;
+    }
+  };
+  const inputs = (database: string, roles: string[]) => ({ database, roles });
+
+  it("refuses a run without checkpoints while a role or the database is still to be made", async () => {
+    const news = inputs("mail_next", ["mailreader", "mailreader_next"]);
+    const result = await withSkip("true", () => guard.check({}, news));
+    assert.equal(result.failures?.length, 1);
+    assert.match(
+      result.failures?.[0].reason ?? "",
+      /PULUMI_SKIP_CHECKPOINTS is set, but role mailreader_next, database mail_next must be created first/,
+    );
+  });
+
+  it("lets it through once they exist, and never looks without the variable", async () => {
+    const existing = inputs("mail", ["mailreader", "mailreader_admin"]);
+    assert.deepEqual((await withSkip("1", () => guard.check({}, existing))).failures, undefined);
+    const missing = inputs("nope", ["nobody"]);
+    assert.equal((await withSkip(undefined, () => guard.check({}, missing))).failures, undefined);
+    assert.equal((await withSkip("false", () => guard.check({}, missing))).failures, undefined);
   });
 });
 

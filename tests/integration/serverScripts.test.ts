@@ -16,7 +16,9 @@ import {
 import {
   mailOwnerScript,
   parseUidGid,
+  parsePostconfValues,
   postconfApplyScript,
+  postconfReadScript,
   postconfRemoveScript,
   type PostconfInput,
 } from "../../components/scripts";
@@ -128,6 +130,20 @@ describe("main.cf settings", () => {
     await mustRunOnServer(local, "postconf", postconfApplyScript(input()));
     const backup = await readFile(input().backupFile, "utf8");
     assert.match(backup, /^transport_maps = hash:\/etc\/postfix\/transport$/m);
+  });
+
+  it("reads the settings back as Postfix resolves them, a change behind vmail's back included", async () => {
+    const names = Object.keys(input().settings);
+    const read = async () =>
+      parsePostconfValues(
+        await mustRunOnServer(local, "postconf", postconfReadScript(configDir, names)),
+        names,
+      );
+    assert.deepEqual(await read(), input().settings);
+    execFileSync("postconf", ["-c", configDir, "-e", "virtual_mailbox_base=/srv/elsewhere/"]);
+    assert.equal((await read()).virtual_mailbox_base, "/srv/elsewhere/");
+    await mustRunOnServer(local, "postconf", postconfApplyScript(input()));
+    assert.deepEqual(await read(), input().settings);
   });
 
   it("adds proxied maps to proxy_read_maps only where it does not cover them already", async () => {

@@ -74,7 +74,8 @@ function mockOutputs(type: string, name: string): Record<string, unknown> {
     return { stdout: `${MOCK_UID} ${MOCK_GID}\n` };
   }
   if (type === "random:index/randomPassword:RandomPassword") return { result: `pw-of-${name}` };
-  if (type === "pulumi-nodejs:dynamic/vmail:ServerFile") return { sha256: `sha-of-${name}`, written: `written-${name}` };
+  if (type === "pulumi-nodejs:dynamic/vmail:ServerFile")
+    return { sha256: `sha-of-${name}`, written: `written-${name}` };
   if (type === "pulumi-nodejs:dynamic/vmail:MailUser")
     return { generatedPassword: `generated-${name}` };
   return {};

@@ -1,7 +1,9 @@
 // Drives vmail's dynamic providers directly (no engine) against real services: the context
 // they would read from the stack config in configure() is built from a test cluster.
 
+import { checkpointGuardContext } from "../../components/checkpointGuard";
 import type { DatabaseSettings } from "../../components/config";
+import { postfixMainCfContext } from "../../components/postfixMainCf";
 import type { ProviderContext } from "../../components/providerContext";
 import { rowContexts } from "../../components/rowProvider";
 import { schemaContexts } from "../../components/schemaProvider";
@@ -38,6 +40,13 @@ export function useLocalContext(
     shell: { access: { kind: "local" } },
     db: { settings, adminPassword: cluster.superPassword },
   };
-  for (const holder of [...rowContexts, ...schemaContexts, serverFileContext]) holder.use(ctx);
+  const holders = [
+    ...rowContexts,
+    ...schemaContexts,
+    serverFileContext,
+    postfixMainCfContext,
+    checkpointGuardContext,
+  ];
+  for (const holder of holders) holder.use(ctx);
   return ctx;
 }
