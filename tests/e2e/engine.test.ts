@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import type * as auto from "@pulumi/pulumi/automation";
 import type { DatabaseSettings } from "../../components/config";
 import { closePools } from "../../components/db";
 import { HBA_BLOCK } from "../../components/pgHba";
-import { mapFilePath } from "../../components/postfixConfig";
+import { mapFilePath, type MapName } from "../../components/postfixConfig";
 import { postconfInput } from "../../components/postfixSettings";
 import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../components/scripts";
 import { mustRunOnServer } from "../../components/shell";
@@ -37,10 +37,16 @@ import { createPostfixInstance, type PostfixInstance } from "../support/postfixI
 import { startSshServer, type SshServer } from "../support/sshServer";
 import { testDatabaseSettings } from "../support/providers";
 import { engineProgram } from "../support/engineProgram";
+import {
+  CLEAR_PASSWORD,
+  delivered,
+  DOMAINS,
+  mailAccounts,
+  postmapQuery,
+} from "../support/mailWorld";
 
 const local = { access: { kind: "local" as const } };
 const OWNER = { user: "vmaile2e", group: "vmaile2e" };
-const CLEAR_PASSWORD = "Erin's clear; secret \\ pässword";
 
 let cluster: PgCluster;
 let db: MailDatabaseFixture;
@@ -56,27 +62,8 @@ const paths = () => ({
   forward: join(dir, "root.forward"),
 });
 
-/** The dev stack's data plus a catch-all domain and a user with a clear-text secret password. */
-function mailConfig(change?: "second") {
-  const users: object[] = [
-    { address: "dave@example.com", realname: "Dave, son of Dave", maildir: "dave/" },
-    { address: "erin@example.net", realname: "Erin", password: CLEAR_PASSWORD },
-  ];
-  const aliases: object[] = [
-    { address: "dave_sonofdave@example.com", to: "dave@example.com" },
-    { address: "@example.net", to: "erin@example.net" },
-    { address: "postmaster@example.com", to: "dave@example.com" },
-  ];
-  if (change === "second") {
-    users.push({ address: "frank@example.com", realname: "Frank" }); // added
-    (users[0] as { realname: string }).realname = "David"; // changed
-    aliases.splice(2, 1); // postmaster removed
-  }
-  return { users, aliases };
-}
-
 function stackConfig(change?: "second"): Record<string, auto.ConfigValue> {
-  const { users, aliases } = mailConfig(change);
+  const { users, aliases } = mailAccounts(change);
   const p = paths();
   const plain = (value: unknown) => ({
     value: typeof value === "string" ? value : JSON.stringify(value),
@@ -92,7 +79,7 @@ function stackConfig(change?: "second"): Record<string, auto.ConfigValue> {
     "vmail:mailboxBase": plain(p.mailboxBase),
     "vmail:postfixConfigDir": plain(postfix.configDir),
     "vmail:postfixMapsDir": plain(p.mapsDir),
-    "vmail:domains": plain(["example.com", "example.net"]),
+    "vmail:domains": plain(DOMAINS),
     "vmail:users": { value: JSON.stringify(users), secret: true },
     "vmail:aliases": plain(aliases),
     "vmail:rootForward": plain(["dave@example.com"]),
@@ -100,32 +87,16 @@ function stackConfig(change?: "second"): Record<string, auto.ConfigValue> {
   };
 }
 
-function postmap(map: "mailboxes" | "aliases" | "transport" | "domains", key: string): string {
-  const r = spawnSync(
-    "postmap",
-    ["-c", postfix.configDir, "-q", key, `pgsql:${mapFilePath(paths().mapsDir, map)}`],
-    { encoding: "utf8" },
-  );
-  return r.status === 0 ? r.stdout.trim() : "";
+function postmap(map: MapName, key: string): string {
+  return postmapQuery(postfix, paths().mapsDir, map, key);
 }
 
 function row(table: "users" | "aliases" | "transports", key: string, value: string) {
   return storedRowIn(cluster, table, key, value);
 }
 
-/** Waits for a delivered message under a maildir's new/ holding `marker`. */
-async function delivered(maildir: string, marker: string): Promise<boolean> {
-  const newDir = join(paths().mailboxBase, maildir, "new");
-  for (let i = 0; i < 100; i++) {
-    if (i % 5 === 4) await postfix.flush();
-    if (existsSync(newDir)) {
-      for (const f of readdirSync(newDir)) {
-        if (readFileSync(join(newDir, f), "utf8").includes(marker)) return true;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
+function inMaildir(maildir: string, marker: string): Promise<boolean> {
+  return delivered(postfix, paths().mailboxBase, maildir, marker);
 }
 
 before(async () => {
@@ -184,7 +155,7 @@ describe("vmail under the real engine, on this machine", () => {
     const postfixSettings = {
       postfix: { configDir: postfix.configDir, mapsDir: paths().mapsDir, proxy: false },
       mailboxBase: paths().mailboxBase,
-      domains: ["example.com", "example.net"],
+      domains: DOMAINS,
     };
     await mustRunOnServer(
       local,
@@ -204,15 +175,15 @@ describe("vmail under the real engine, on this machine", () => {
     await postfix.sendmail("dave_sonofdave@example.com", "Subject: alias\n\nmarker-alias-1\n");
     await postfix.sendmail("whoever@example.net", "Subject: catch-all\n\nmarker-catchall-1\n");
     assert.ok(
-      await delivered("dave/", "marker-dave-1"),
+      await inMaildir("dave/", "marker-dave-1"),
       `mail to dave not delivered\n${postfix.log()}`,
     );
     assert.ok(
-      await delivered("dave/", "marker-alias-1"),
+      await inMaildir("dave/", "marker-alias-1"),
       `mail to the alias not delivered\n${postfix.log()}`,
     );
     assert.ok(
-      await delivered("example.net/erin/", "marker-catchall-1"),
+      await inMaildir("example.net/erin/", "marker-catchall-1"),
       `catch-all\n${postfix.log()}`,
     );
 
@@ -250,7 +221,7 @@ describe("vmail under the real engine, on this machine", () => {
     assert.equal(await row("aliases", "alias", "postmaster@example.com"), undefined);
     assert.equal(postmap("mailboxes", "frank@example.com"), "example.com/frank/");
     await postfix.sendmail("frank@example.com", "Subject: hi\n\nmarker-frank-1\n");
-    assert.ok(await delivered("example.com/frank/", "marker-frank-1"), postfix.log());
+    assert.ok(await inMaildir("example.com/frank/", "marker-frank-1"), postfix.log());
   });
 
   it("4. a row and a .cf file deleted behind vmail's back: refresh sees it, up puts both back", async () => {
@@ -329,9 +300,9 @@ describe("vmail under the real engine, on this machine", () => {
     assert.equal(existsSync(mapFilePath(paths().mapsDir, "aliases")), false);
     assert.ok(!readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
     assert.ok(!readFileSync(paths().forward, "utf8").includes("dave@example.com"));
-    assert.ok(await delivered("dave/", "marker-dave-1"), "dave's mail is still there");
+    assert.ok(await inMaildir("dave/", "marker-dave-1"), "dave's mail is still there");
     assert.ok(
-      await delivered("example.com/frank/", "marker-frank-1"),
+      await inMaildir("example.com/frank/", "marker-frank-1"),
       "frank's mail is still there",
     );
   });

@@ -15,6 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as auto from "@pulumi/pulumi/automation";
+import { dump } from "js-yaml";
 import { REPO } from "./stackFiles";
 
 let toolchainBin: string | undefined;
@@ -36,6 +37,8 @@ export interface TestStack {
   stack: auto.Stack;
   /** The workspace (project) directory. */
   workDir: string;
+  /** What the CLI needs to find this stack: backend, passphrase, Pulumi's home. */
+  env: Record<string, string>;
   /** Sets config through `pulumi config set`'s stdin: no value, secret or not, on a command line. */
   setConfig(config: Record<string, auto.ConfigValue>): void;
   /** Every file the backend wrote (state, backups, history), as stored on disk. */
@@ -50,13 +53,24 @@ export interface TestStack {
 export const PASSPHRASE = "e2e-passphrase-not-secret";
 
 /**
+ * A Pulumi project on disk: the files (or folders) of `projectDir` named in `files`, or all of
+ * it, copied as they are into the workspace and run by the engine's language host as a separate
+ * process, as `pulumi up` runs vmail.
+ */
+export interface ProjectOnDisk {
+  projectDir: string;
+  files?: string[];
+  /** Plain (non-secret) config written as the stack file `Pulumi.<stack>.yaml`, as an operator would. */
+  stackFile?: Record<string, unknown>;
+}
+
+/**
  * A stack with a file backend in a temp dir. `program` is an inline program (run in this process)
- * or the directory of a Pulumi project whose files are copied into the workspace (run by the
- * engine's language host as a separate process, as `pulumi up` runs vmail).
+ * or a project on disk.
  */
 export async function createTestStack(
   name: string,
-  program: auto.PulumiFn | { projectDir: string },
+  program: auto.PulumiFn | ProjectOnDisk,
   config: Record<string, auto.ConfigValue>,
 ): Promise<TestStack> {
   ensureEngine();
@@ -69,6 +83,7 @@ export async function createTestStack(
   mkdirSync(join(base, "state"));
   const backend = `file://${join(base, "state")}`;
   const envVars = {
+    PULUMI_BACKEND_URL: backend,
     PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "1",
     PULUMI_HOME: process.env.PULUMI_HOME ?? join(process.env.HOME ?? "/root", ".pulumi"),
@@ -84,9 +99,12 @@ export async function createTestStack(
       },
     );
   } else {
-    cpSync(program.projectDir, workDir, { recursive: true });
-    const settings = readFileSync(join(workDir, "Pulumi.yaml"), "utf8");
-    writeFileSync(join(workDir, "Pulumi.yaml"), `${settings}backend:\n  url: ${backend}\n`);
+    for (const file of program.files ?? ["."]) {
+      cpSync(join(program.projectDir, file), join(workDir, file), { recursive: true });
+    }
+    if (program.stackFile) {
+      writeFileSync(join(workDir, `Pulumi.${name}.yaml`), dump({ config: program.stackFile }));
+    }
     stack = await auto.LocalWorkspace.createOrSelectStack(
       { stackName: name, workDir },
       { envVars },
@@ -100,7 +118,7 @@ export async function createTestStack(
         {
           cwd: workDir,
           input: value,
-          env: { ...process.env, ...envVars, PULUMI_BACKEND_URL: backend },
+          env: { ...process.env, ...envVars },
           stdio: ["pipe", "ignore", "inherit"],
         },
       );
@@ -111,6 +129,7 @@ export async function createTestStack(
   return {
     stack,
     workDir,
+    env: envVars,
     setConfig,
     storedState: () => readTree(join(base, "state")),
     output,

@@ -55,6 +55,8 @@ export interface PostfixInstance {
   flush(): Promise<void>;
   /** The last lines of this instance's maillog_file, for failing tests. */
   log(): string;
+  /** How many times its master daemon has reloaded its configuration ("reload --" in the log). */
+  reloads(): number;
 }
 
 const POSTFIX = "/usr/sbin/postfix";
@@ -292,6 +294,8 @@ export async function createPostfixInstance(
         }
       },
       log: () => tail(logFile),
+      reloads: () =>
+        tail(logFile, Number.MAX_SAFE_INTEGER).match(/master\[\d+\]: reload --/g)?.length ?? 0,
     };
     return instance;
   } catch (e) {

@@ -1,0 +1,377 @@
+// vmail's whole program under the real CLI: the repo's own index.ts, components and Pulumi.yaml,
+// a stack file written here, the Node.js language host and the command, random and postgresql
+// plugins. It converges a throwaway PostgreSQL cluster, a private Postfix on loopback (running,
+// so every reload is real) and this machine's Unix accounts. It needs the three plugins in
+// Pulumi's plugin cache and is skipped, loudly, without them.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmod, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type * as auto from "@pulumi/pulumi/automation";
+import { Client } from "pg";
+import { HBA_BLOCK } from "../../components/pgHba";
+import { mapFilePath, type MapName } from "../../components/postfixConfig";
+import { hashPassword } from "../../components/passwords";
+import { doveadmVerifies } from "../support/dovecot";
+import {
+  changedResources,
+  createTestStack,
+  goneOnRefresh,
+  timed,
+  type TestStack,
+} from "../support/engine";
+import {
+  CLEAR_PASSWORD,
+  delivered,
+  DOMAINS,
+  mailAccounts,
+  postmapQuery,
+} from "../support/mailWorld";
+import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../support/pgCluster";
+import { skipWithoutPlugins } from "../support/plugins";
+import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
+import { REPO } from "../support/stackFiles";
+
+const SKIP = skipWithoutPlugins("e2e: vmail's whole program under the CLI");
+const STACK = "e2e-program";
+const OWNER = "vmailprog";
+/** What an operator's checkout has: the program, its components and its project settings. */
+const PROJECT_FILES = [
+  "Pulumi.yaml",
+  "index.ts",
+  "components",
+  "package.json",
+  "tsconfig.json",
+  "tsconfig.run.json",
+];
+const BULK_USERS = 300;
+
+let cluster: PgCluster;
+let postfix: PostfixInstance;
+let dir: string;
+let t: TestStack;
+
+const paths = () => ({
+  mailboxBase: join(dir, "mail"),
+  mapsDir: join(dir, "pgsql"),
+  forward: join(dir, "root.forward"),
+});
+
+/** The stack file an operator would write: everything but the secrets. */
+function stackFile(): Record<string, unknown> {
+  const p = paths();
+  return {
+    "vmail:protect": false,
+    "vmail:pgHost": "127.0.0.1",
+    "vmail:pgPort": cluster.port,
+    "vmail:pgHbaFile": cluster.hbaFile,
+    "vmail:mailUser": OWNER,
+    "vmail:mailGroup": OWNER,
+    "vmail:mailboxBase": p.mailboxBase,
+    "vmail:postfixConfigDir": postfix.configDir,
+    "vmail:postfixMapsDir": p.mapsDir,
+    "vmail:domains": DOMAINS,
+    "vmail:aliases": mailAccounts().aliases,
+    "vmail:rootForward": ["dave@example.com"],
+    "vmail:rootForwardFile": p.forward,
+  };
+}
+
+/** Set through `pulumi config set --secret` (stdin): the admin password, and users with a clear one. */
+function secretConfig(change?: "second"): Record<string, auto.ConfigValue> {
+  return {
+    "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true },
+    "vmail:users": { value: JSON.stringify(mailAccounts(change).users), secret: true },
+  };
+}
+
+const postmap = (map: MapName, key: string) => postmapQuery(postfix, paths().mapsDir, map, key);
+const inMaildir = (maildir: string, marker: string) =>
+  delivered(postfix, paths().mailboxBase, maildir, marker);
+const postconf = (name: string) =>
+  execFileSync("postconf", ["-c", postfix.configDir, "-h", name], { encoding: "utf8" }).trim();
+const events = () => {
+  const list: auto.EngineEvent[] = [];
+  return { list, onEvent: (e: auto.EngineEvent) => list.push(e) };
+};
+
+async function countUsers(like: string): Promise<number> {
+  const rows = await superuserQuery<{ n: number }>(
+    cluster,
+    "SELECT count(*)::int AS n FROM users WHERE email LIKE $1",
+    [like],
+    "mail",
+  );
+  return rows[0].n;
+}
+
+async function roleLogsIn(role: string, password: string): Promise<boolean> {
+  const client = new Client({ ...cluster.clientConfig("mail"), user: role, password });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The resources a refresh found changed on the server (not gone: see goneOnRefresh). */
+function changedOnRefresh(list: auto.EngineEvent[]): string[] {
+  return list
+    .flatMap((e) =>
+      e.resOutputsEvent?.metadata.op === "update" ? [e.resOutputsEvent.metadata.urn] : [],
+    )
+    .map((urn) => urn.split("::").pop() ?? "")
+    .sort();
+}
+
+describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
+  const outputs: Record<string, unknown>[] = [];
+
+  before(async () => {
+    execFileSync("bash", [join(REPO, "scripts/install-system-deps")], { stdio: "inherit" });
+    dir = await mkdtemp(join(tmpdir(), "vmail-program-"));
+    await chmod(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
+    cluster = await startPgCluster();
+    postfix = await createPostfixInstance();
+    await postfix.start();
+    t = await createTestStack(
+      STACK,
+      { projectDir: REPO, files: PROJECT_FILES, stackFile: stackFile() },
+      secretConfig(),
+    );
+  });
+
+  after(async () => {
+    await t?.remove();
+    await postfix?.stop();
+    await cluster?.stop();
+    spawnSync("userdel", [OWNER]);
+    spawnSync("groupdel", [OWNER]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("0. a first up without checkpoints is refused before a role or the database is made", async () => {
+    const env = t.stack.workspace.envVars;
+    env.PULUMI_SKIP_CHECKPOINTS = "true";
+    try {
+      await assert.rejects(
+        t.stack.up(t.opts()),
+        /PULUMI_SKIP_CHECKPOINTS is set, but role mailreader, role mailreader_admin, database mail must be created first/,
+      );
+    } finally {
+      delete env.PULUMI_SKIP_CHECKPOINTS;
+    }
+    const made = await superuserQuery(
+      cluster,
+      "SELECT rolname FROM pg_roles WHERE rolname LIKE 'mailreader%' UNION ALL SELECT datname FROM pg_database WHERE datname = 'mail'",
+    );
+    assert.deepEqual(made, []);
+  });
+
+  it("1. up from empty converges the server: mail reaches a user, an alias and a catch-all", async () => {
+    const reloadsBefore = postfix.reloads();
+    const result = await timed("program: up from empty", () => t.stack.up(t.opts()));
+    assert.equal(result.summary.result, "succeeded");
+    outputs.push(Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])));
+    const ids = execFileSync("id", [OWNER], { encoding: "utf8" });
+    assert.match(ids, new RegExp(`uid=${String(result.outputs.mailUid.value)}\\(`));
+    assert.equal(result.outputs.readerPassword.secret, true);
+    assert.equal(result.outputs.generatedPasswords.secret, true);
+
+    assert.equal(postconf("virtual_mailbox_maps"), `pgsql:${paths().mapsDir}/mailboxes.cf`);
+    assert.equal(postconf("virtual_uid_maps"), `static:${String(result.outputs.mailUid.value)}`);
+    assert.ok(postfix.reloads() > reloadsBefore, "Postfix was reloaded after main.cf changed");
+    assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
+    assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
+    assert.equal(postmap("transport", "example.net"), "virtual:");
+
+    await postfix.sendmail("dave@example.com", "Subject: to dave\n\nmarker-p-dave-1\n");
+    await postfix.sendmail("dave_sonofdave@example.com", "Subject: alias\n\nmarker-p-alias-1\n");
+    await postfix.sendmail("whoever@example.net", "Subject: catch-all\n\nmarker-p-catch-1\n");
+    assert.ok(await inMaildir("dave/", "marker-p-dave-1"), `to dave\n${postfix.log()}`);
+    assert.ok(await inMaildir("dave/", "marker-p-alias-1"), `to the alias\n${postfix.log()}`);
+    assert.ok(
+      await inMaildir("example.net/erin/", "marker-p-catch-1"),
+      `catch-all\n${postfix.log()}`,
+    );
+    const reply = await postfix.rcptReply("nobody@example.com");
+    assert.match(reply, /^5\d\d /, `an unknown recipient is refused at RCPT, got ${reply}`);
+
+    const generated = result.outputs.generatedPasswords.value as Record<string, string>;
+    const dave = await storedRow(cluster, "users", "email", "dave@example.com");
+    assert.ok(doveadmVerifies(dave.password as string, generated["dave@example.com"]));
+    const erin = await storedRow(cluster, "users", "email", "erin@example.net");
+    assert.ok(doveadmVerifies(erin.password as string, CLEAR_PASSWORD));
+    assert.match(readFileSync(paths().forward, "utf8"), /dave@example\.com/);
+  });
+
+  it("2. a second run changes nothing", async () => {
+    const preview = await timed("program: no-op preview", () => t.stack.preview(t.opts()));
+    assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+    await timed("program: no-op up", () => t.stack.up(t.opts({ expectNoChanges: true })));
+  });
+
+  it("3. the preview names exactly the rows that change", async () => {
+    t.setConfig({
+      ...secretConfig("second"),
+      "vmail:aliases": { value: JSON.stringify(mailAccounts("second").aliases) },
+    });
+    const seen = events();
+    await timed("program: preview of three changes", () =>
+      t.stack.preview(t.opts({ onEvent: seen.onEvent })),
+    );
+    assert.deepEqual(changedResources(seen.list), [
+      "create frank@example.com",
+      "delete postmaster@example.com",
+      "update dave@example.com",
+    ]);
+    await timed("program: up of three changes", () => t.stack.up(t.opts()));
+    assert.equal(postmap("mailboxes", "frank@example.com"), "example.com/frank/");
+    await postfix.sendmail("frank@example.com", "Subject: hi\n\nmarker-p-frank-1\n");
+    assert.ok(await inMaildir("example.com/frank/", "marker-p-frank-1"), postfix.log());
+  });
+
+  it("4. drift in a row, a .cf file and main.cf: refresh sees each, up repairs and reloads", async () => {
+    await superuserQuery(
+      cluster,
+      "DELETE FROM aliases WHERE alias = $1",
+      ["dave_sonofdave@example.com"],
+      "mail",
+    );
+    unlinkSync(mapFilePath(paths().mapsDir, "transport"));
+    execFileSync("postconf", ["-c", postfix.configDir, "-e", "virtual_mailbox_base=/nowhere/"]);
+
+    const refreshed = events();
+    await timed("program: refresh", () => t.stack.refresh(t.opts({ onEvent: refreshed.onEvent })));
+    assert.deepEqual(goneOnRefresh(refreshed.list), [
+      "dave_sonofdave@example.com",
+      "postfix-transport-map",
+    ]);
+    assert.deepEqual(changedOnRefresh(refreshed.list), ["postfix-main-cf"]);
+
+    const reloadsBefore = postfix.reloads();
+    const repaired = events();
+    await timed("program: up after drift", () => t.stack.up(t.opts({ onEvent: repaired.onEvent })));
+    assert.deepEqual(changedResources(repaired.list), [
+      "create dave_sonofdave@example.com",
+      "create postfix-transport-map",
+      "update postfix-main-cf",
+    ]);
+    assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
+    assert.ok(postfix.reloads() > reloadsBefore, "the repair reloaded Postfix");
+    await postfix.sendmail("dave_sonofdave@example.com", "Subject: back\n\nmarker-p-alias-2\n");
+    assert.ok(await inMaildir("dave/", "marker-p-alias-2"), postfix.log());
+    const after = await t.stack.preview(t.opts());
+    assert.deepEqual(Object.keys(after.changeSummary), ["same"]);
+  });
+
+  it("5. rotating the reader's password: the old one stops working, Postfix keeps delivering", async () => {
+    const old = outputs[0].readerPassword as string;
+    t.setConfig({ "vmail:readerPasswordVersion": { value: "2" } });
+    const reloadsBefore = postfix.reloads();
+    const result = await timed("program: rotate reader password", () => t.stack.up(t.opts()));
+    const rotated = result.outputs.readerPassword.value as string;
+    outputs.push({ readerPassword: rotated });
+    assert.notEqual(rotated, old);
+    assert.equal(await roleLogsIn("mailreader", old), false, "the old password is refused");
+    assert.equal(await roleLogsIn("mailreader", rotated), true, "the new password works");
+    assert.ok(postfix.reloads() > reloadsBefore, "Postfix reloaded with the new maps");
+    await postfix.sendmail("dave@example.com", "Subject: after\n\nmarker-p-rotated-1\n");
+    assert.ok(await inMaildir("dave/", "marker-p-rotated-1"), postfix.log());
+  });
+
+  it("6. an up killed mid-way without checkpoints is finished by the next one", async () => {
+    const hash = await hashPassword("bulk password", "SHA512-CRYPT");
+    const users = Array.from({ length: BULK_USERS }, (_, i) => ({
+      address: `bulk${i}@example.com`,
+      passwordHash: hash,
+    }));
+    writeFileSync(join(t.workDir, "bulk.json"), JSON.stringify({ users }));
+    t.setConfig({ "vmail:accountsFile": { value: "bulk.json" } });
+
+    const env = { ...process.env, ...t.env, PULUMI_SKIP_CHECKPOINTS: "true" };
+    const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", STACK], {
+      cwd: t.workDir,
+      env,
+      detached: true, // its own process group: the kill takes the language host and plugins too
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => up.on("exit", resolve));
+    let written = 0;
+    for (let i = 0; i < 1200 && written < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      written = await countUsers("bulk%");
+    }
+    process.kill(-(up.pid ?? 0), "SIGKILL");
+    await exited;
+    await new Promise((r) => setTimeout(r, 500));
+    const atKill = await countUsers("bulk%");
+    assert.ok(atKill >= 20 && atKill < BULK_USERS, `killed mid-way: ${atKill} rows written`);
+
+    // The state never heard of those rows: the next up creates every bulk row, and succeeds.
+    const finish = spawnSync(
+      "pulumi",
+      ["up", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"],
+      { cwd: t.workDir, env, encoding: "utf8" },
+    );
+    assert.equal(finish.status, 0, `the next up failed:\n${finish.stdout}\n${finish.stderr}`);
+    assert.equal(await countUsers("bulk%"), BULK_USERS);
+    const preview = await t.stack.preview(t.opts());
+    assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+  });
+
+  it("7. neither the state nor the engine's output holds a clear-text secret", async () => {
+    const state = t.storedState();
+    const output = t.output.join("");
+    const generated = outputs[0].generatedPasswords as Record<string, string>;
+    const secrets: Record<string, string> = {
+      "admin password": cluster.superPassword,
+      "first reader password": outputs[0].readerPassword as string,
+      "rotated reader password": outputs[1].readerPassword as string,
+      "owner password": outputs[0].ownerPassword as string,
+      "clear-text user password": CLEAR_PASSWORD,
+      ...Object.fromEntries(Object.entries(generated).map(([a, p]) => [`password of ${a}`, p])),
+    };
+    for (const [what, secret] of Object.entries(secrets)) {
+      assert.ok(secret.length >= 8, `${what} is known to the test`);
+      assert.ok(!state.includes(secret), `${what} is in the state`);
+      assert.ok(!state.includes(JSON.stringify(secret).slice(1, -1)), `${what} (escaped)`);
+      assert.ok(!output.includes(secret), `${what} is in the engine's output`);
+    }
+    const dave = await storedRow(cluster, "users", "email", "dave@example.com");
+    assert.ok(!state.includes(dave.password as string), "a stored hash is in the state");
+    assert.ok(state.includes("ciphertext"), "secrets are there, encrypted");
+  });
+
+  it("8. destroy (protect: false) removes what vmail made and keeps every maildir", async () => {
+    const result = await timed("program: destroy", () => t.stack.destroy(t.opts()));
+    assert.equal(result.summary.result, "succeeded");
+    const left = await superuserQuery(
+      cluster,
+      "SELECT rolname FROM pg_roles WHERE rolname LIKE 'mailreader%' UNION ALL SELECT datname FROM pg_database WHERE datname = 'mail'",
+    );
+    assert.deepEqual(left, [], "roles and database are gone");
+    for (const map of ["mailboxes", "transport", "aliases", "domains"] as const) {
+      assert.equal(existsSync(mapFilePath(paths().mapsDir, map)), false, `${map}.cf removed`);
+    }
+    assert.equal(postconf("virtual_mailbox_maps"), "", "main.cf is as it was");
+    assert.ok(!readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
+    assert.ok(!readFileSync(paths().forward, "utf8").includes("dave@example.com"));
+    for (const [maildir, marker] of [
+      ["dave/", "marker-p-dave-1"],
+      ["dave/", "marker-p-rotated-1"],
+      ["example.net/erin/", "marker-p-catch-1"],
+      ["example.com/frank/", "marker-p-frank-1"],
+    ]) {
+      assert.ok(await inMaildir(maildir, marker), `${maildir} keeps ${marker}`);
+    }
+    assert.match(execFileSync("id", [OWNER], { encoding: "utf8" }), /uid=/, "the owner stays");
+  });
+});

@@ -1,0 +1,68 @@
+// What both end-to-end suites share: the accounts they converge, and how they look at the result
+// as a mail server would (postmap lookups, maildirs).
+
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { mapFilePath, type MapName } from "../../components/postfixConfig";
+import type { PostfixInstance } from "./postfixInstance";
+
+export const CLEAR_PASSWORD = "Erin's clear; secret \\ pässword";
+export const DOMAINS = ["example.com", "example.net"];
+
+/**
+ * The dev stack's data plus a catch-all domain and a user with a clear-text secret password;
+ * "second" adds frank, renames dave and removes the postmaster alias.
+ */
+export function mailAccounts(change?: "second"): { users: object[]; aliases: object[] } {
+  const users: object[] = [
+    { address: "dave@example.com", realname: "Dave, son of Dave", maildir: "dave/" },
+    { address: "erin@example.net", realname: "Erin", password: CLEAR_PASSWORD },
+  ];
+  const aliases: object[] = [
+    { address: "dave_sonofdave@example.com", to: "dave@example.com" },
+    { address: "@example.net", to: "erin@example.net" },
+    { address: "postmaster@example.com", to: "dave@example.com" },
+  ];
+  if (change === "second") {
+    users.push({ address: "frank@example.com", realname: "Frank" }); // added
+    (users[0] as { realname: string }).realname = "David"; // changed
+    aliases.splice(2, 1); // postmaster removed
+  }
+  return { users, aliases };
+}
+
+/** `postmap -q KEY pgsql:FILE` with the instance's config; "" when the key is not found. */
+export function postmapQuery(
+  postfix: PostfixInstance,
+  mapsDir: string,
+  map: MapName,
+  key: string,
+): string {
+  const r = spawnSync(
+    "postmap",
+    ["-c", postfix.configDir, "-q", key, `pgsql:${mapFilePath(mapsDir, map)}`],
+    { encoding: "utf8" },
+  );
+  return r.status === 0 ? r.stdout.trim() : "";
+}
+
+/** Waits (flushing the queue now and then) for a message holding `marker` in a maildir's new/. */
+export async function delivered(
+  postfix: PostfixInstance,
+  mailboxBase: string,
+  maildir: string,
+  marker: string,
+): Promise<boolean> {
+  const newDir = join(mailboxBase, maildir, "new");
+  for (let i = 0; i < 100; i++) {
+    if (i % 5 === 4) await postfix.flush();
+    if (existsSync(newDir)) {
+      for (const f of readdirSync(newDir)) {
+        if (readFileSync(join(newDir, f), "utf8").includes(marker)) return true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
