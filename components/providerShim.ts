@@ -8,7 +8,9 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderName } from "./providers";
 
 type Method = "configure" | "create" | "diff" | "update" | "read" | "delete";
-type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>>;
+type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>> & {
+  check?: (...args: unknown[]) => Promise<unknown>;
+};
 
 const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
 
@@ -50,6 +52,11 @@ function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
       load()[m](...args);
   return {
     configure: call("configure"),
+    // Most providers take their inputs as given; the SDK's own default is the same.
+    check: (olds: unknown, news: unknown) => {
+      const impl = load();
+      return impl.check ? impl.check(olds, news) : Promise.resolve({ inputs: news });
+    },
     create: call("create"),
     diff: call("diff"),
     update: call("update"),
