@@ -21,6 +21,7 @@ import {
   changedResources,
   createTestStack,
   goneOnRefresh,
+  PROJECT_FILES,
   timed,
   type TestStack,
 } from "../support/engine";
@@ -39,15 +40,6 @@ import { REPO } from "../support/stackFiles";
 const SKIP = skipWithoutPlugins("e2e: vmail's whole program under the CLI");
 const STACK = "e2e-program";
 const OWNER = "vmailprog";
-/** What an operator's checkout has: the program, its components and its project settings. */
-const PROJECT_FILES = [
-  "Pulumi.yaml",
-  "index.ts",
-  "components",
-  "package.json",
-  "tsconfig.json",
-  "tsconfig.run.json",
-];
 const BULK_USERS = 300;
 
 let cluster: PgCluster;

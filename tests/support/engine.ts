@@ -52,6 +52,16 @@ export interface TestStack {
 
 export const PASSPHRASE = "e2e-passphrase-not-secret";
 
+/** What an operator's checkout of vmail has: the program, its components and project settings. */
+export const PROJECT_FILES = [
+  "Pulumi.yaml",
+  "index.ts",
+  "components",
+  "package.json",
+  "tsconfig.json",
+  "tsconfig.run.json",
+];
+
 /**
  * A Pulumi project on disk: the files (or folders) of `projectDir` named in `files`, or all of
  * it, copied as they are into the workspace and run by the engine's language host as a separate
@@ -62,6 +72,8 @@ export interface ProjectOnDisk {
   files?: string[];
   /** Plain (non-secret) config written as the stack file `Pulumi.<stack>.yaml`, as an operator would. */
   stackFile?: Record<string, unknown>;
+  /** The passphrase the stack's secrets are encrypted with (a stack file copied in has its own). */
+  passphrase?: string;
 }
 
 /**
@@ -84,7 +96,8 @@ export async function createTestStack(
   const backend = `file://${join(base, "state")}`;
   const envVars = {
     PULUMI_BACKEND_URL: backend,
-    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+    PULUMI_CONFIG_PASSPHRASE:
+      (typeof program === "function" ? undefined : program.passphrase) ?? PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "1",
     PULUMI_HOME: process.env.PULUMI_HOME ?? join(process.env.HOME ?? "/root", ".pulumi"),
   };
