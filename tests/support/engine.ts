@@ -2,6 +2,7 @@
 // a local file backend in a temp dir and a passphrase secrets provider, driven through the
 // Automation API with an inline program.
 
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
   cpSync,
@@ -164,6 +165,30 @@ function readTree(dir: string): string {
       e.isDirectory() ? readTree(join(dir, e.name)) : readFileSync(join(dir, e.name), "utf8"),
     )
     .join("\n");
+}
+
+/**
+ * Asserts that no secret (by what it is) appears in clear in the backend's own files or in the
+ * engine's output, escaped or not, and that the state does hold encrypted values. The Automation
+ * API's exportStack would show secrets decrypted, so the files are read as stored.
+ */
+export function assertNoClearSecrets(t: TestStack, secrets: Record<string, string>): void {
+  const state = t.storedState();
+  const output = t.output.join("");
+  for (const [what, secret] of Object.entries(secrets)) {
+    assert.ok(secret.length >= 8, `${what} is known to the test`);
+    assert.ok(!state.includes(secret), `${what} is in the state`);
+    assert.ok(!state.includes(JSON.stringify(secret).slice(1, -1)), `${what} (escaped)`);
+    assert.ok(!output.includes(secret), `${what} is in the engine's output`);
+  }
+  assert.ok(state.includes("ciphertext"), "secrets are there, encrypted");
+}
+
+/** A preview that finds nothing to do, then an `up` that must change nothing. */
+export async function assertNoChanges(t: TestStack, label: string): Promise<void> {
+  const preview = await timed(`${label}no-op preview`, () => t.stack.preview(t.opts()));
+  assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+  await timed(`${label}no-op up`, () => t.stack.up(t.opts({ expectNoChanges: true })));
 }
 
 /** Times a step and prints its duration, as the end-to-end suite reports each step. */

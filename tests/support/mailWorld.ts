@@ -1,10 +1,13 @@
 // What both end-to-end suites share: the accounts they converge, and how they look at the result
 // as a mail server would (postmap lookups, maildirs).
 
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { mapFilePath, type MapName } from "../../components/postfixConfig";
+import { doveadmVerifies } from "./dovecot";
+import { storedRow, superuserQuery, type PgCluster } from "./pgCluster";
 import type { PostfixInstance } from "./postfixInstance";
 
 export const CLEAR_PASSWORD = "Erin's clear; secret \\ pässword";
@@ -65,4 +68,32 @@ export async function delivered(
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
+}
+
+/** Drift made behind vmail's back: dave's alias row deleted, the transport map file removed. */
+export async function deleteAliasRowAndTransportMap(
+  cluster: PgCluster,
+  mapsDir: string,
+): Promise<void> {
+  await superuserQuery(
+    cluster,
+    "DELETE FROM aliases WHERE alias = $1",
+    ["dave_sonofdave@example.com"],
+    "mail",
+  );
+  unlinkSync(mapFilePath(mapsDir, "transport"));
+}
+
+/** What a refresh finds after deleteAliasRowAndTransportMap (see goneOnRefresh). */
+export const DELETED_BEHIND_VMAILS_BACK = ["dave_sonofdave@example.com", "postfix-transport-map"];
+
+/** Dovecot (doveadm pw -t) accepts dave's generated and erin's clear-config password as stored. */
+export async function assertStoredPasswordsVerify(
+  cluster: PgCluster,
+  generated: Record<string, string>,
+): Promise<void> {
+  const dave = await storedRow(cluster, "users", "email", "dave@example.com");
+  assert.ok(doveadmVerifies(dave.password as string, generated["dave@example.com"]));
+  const erin = await storedRow(cluster, "users", "email", "erin@example.net");
+  assert.ok(doveadmVerifies(erin.password as string, CLEAR_PASSWORD));
 }
