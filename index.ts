@@ -1,7 +1,7 @@
 // vmail: converge one mail server's virtual mail accounts from this stack's config.
-import "./components/fastStackTraces";
+import "./program/fastStackTraces";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig } from "./components/stackConfig";
+import { readStackConfig } from "./program/stackConfig";
 import { MailServer } from "./components/mailServer";
 
 const { spec, adminPassword, sshPrivateKey } = readStackConfig();

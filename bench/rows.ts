@@ -1,14 +1,7 @@
 // The rows every system under test converges, as (table shape, values): what vmail stores for the
 // accounts, so vmail, the Ansible peer and the psql floor all write exactly the same data.
 
-import {
-  ALIASES,
-  onConflictSql,
-  TRANSPORTS,
-  upsertSql,
-  USERS,
-  type TableShape,
-} from "../components/sql";
+import { ALIASES, onConflictSql, TRANSPORTS, upsertSql, USERS, type TableShape } from "../spec/sql";
 import type { Accounts } from "./accounts";
 
 export interface Row {

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { closePools } from "../components/db";
+import { closePools } from "../providers/db";
 import { createTestStack, ensureEngine } from "../tests/support/engine";
 import { createMailDatabase } from "../tests/support/mailDatabaseFixture";
 import { startPgCluster, superuserQuery, type PgCluster } from "../tests/support/pgCluster";

@@ -5,10 +5,10 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CheckpointGuard } from "./checkpointGuard";
-import type { DatabaseSettings } from "./config";
+import { CheckpointGuard } from "../resources/checkpointGuard";
+import type { DatabaseSettings } from "../spec/config";
 import { MailSchema } from "./mailSchema";
-import type { Server } from "./server";
+import type { Server } from "../resources/server";
 
 export interface MailDatabaseArgs {
   server: Server;

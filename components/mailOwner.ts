@@ -2,9 +2,9 @@
 // copied by hand) and feed the transports rows and Postfix's virtual_uid_maps/virtual_gid_maps.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { MailOwnerSpec } from "./config";
-import { mailOwnerScript, parseUidGid } from "./scripts";
-import type { Server } from "./server";
+import type { MailOwnerSpec } from "../spec/config";
+import { mailOwnerScript, parseUidGid } from "../spec/scripts";
+import type { Server } from "../resources/server";
 
 export interface MailOwnerArgs {
   server: Server;

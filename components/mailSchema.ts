@@ -2,10 +2,10 @@
 // the owner role) and the pg_hba.conf lines for the reader and the owner, followed by a reload.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { DatabaseSettings } from "./config";
-import { HBA_BLOCK, renderHbaBlock } from "./pgHba";
-import { MailTables, PgReload } from "./schemaProvider";
-import type { Server } from "./server";
+import type { DatabaseSettings } from "../spec/config";
+import { HBA_BLOCK, renderHbaBlock } from "../spec/pgHba";
+import { MailTables, PgReload } from "../resources/schema";
+import type { Server } from "../resources/server";
 
 export interface MailSchemaArgs {
   server: Server;

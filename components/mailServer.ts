@@ -2,14 +2,14 @@
 // and root's mail for one server. It holds no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { MailSpec } from "./config";
+import type { MailSpec } from "../spec/config";
 import { MailDatabase } from "./mailDatabase";
 import { MailOwner } from "./mailOwner";
-import { MailAccounts } from "./mailRows";
+import { MailAccounts } from "./mailAccounts";
 import { PostfixMaps } from "./postfixMaps";
 import { PostfixSettings } from "./postfixSettings";
 import { RootForward } from "./rootForward";
-import { Server } from "./server";
+import { Server } from "../resources/server";
 
 export interface MailServerArgs {
   spec: MailSpec;

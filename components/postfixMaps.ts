@@ -2,10 +2,10 @@
 // the reader's password. PostfixSettings makes main.cf use them.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { DatabaseSettings } from "./config";
-import { MAP_NAMES, mapFilePath, renderMapFile } from "./postfixConfig";
-import type { Server } from "./server";
-import type { ServerFile } from "./serverFile";
+import type { DatabaseSettings } from "../spec/config";
+import { MAP_NAMES, mapFilePath, renderMapFile } from "../spec/postfixConfig";
+import type { Server } from "../resources/server";
+import type { ServerFile } from "../resources/serverFile";
 
 export interface PostfixMapsArgs {
   server: Server;

@@ -2,10 +2,10 @@
 // they replace kept aside and put back on destroy, and a reload when Postfix runs.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PostfixSettings as Settings } from "./config";
-import { mainCfSettings, proxiedMaps } from "./postfixConfig";
-import { PostfixMainCf } from "./postfixMainCf";
-import type { PostconfInput } from "./scripts";
+import type { PostfixSettings as Settings } from "../spec/config";
+import { mainCfSettings, proxiedMaps } from "../spec/postfixConfig";
+import { PostfixMainCf } from "../resources/postfixMainCf";
+import type { PostconfInput } from "../spec/scripts";
 
 export interface PostfixSettingsArgs {
   postfix: Settings;

@@ -2,7 +2,7 @@
 // block in /root/.forward sends it to virtual mailboxes. Lines root had there stay.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { Server } from "./server";
+import type { Server } from "../resources/server";
 
 export const FORWARD_BLOCK = { marker: "vmail (managed by Pulumi)", position: "bottom" } as const;
 

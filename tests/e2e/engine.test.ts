@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as auto from "@pulumi/pulumi/automation";
-import type { DatabaseSettings } from "../../components/config";
-import { closePools } from "../../components/db";
-import { HBA_BLOCK } from "../../components/pgHba";
-import { mapFilePath, type MapName } from "../../components/postfixConfig";
+import type { DatabaseSettings } from "../../spec/config";
+import { closePools } from "../../providers/db";
+import { HBA_BLOCK } from "../../spec/pgHba";
+import { mapFilePath, type MapName } from "../../spec/postfixConfig";
 import { postconfInput } from "../../components/postfixSettings";
-import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../components/scripts";
-import { mustRunOnServer } from "../../components/shell";
+import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../spec/scripts";
+import { mustRunOnServer } from "../../providers/shell";
 import {
   changedResources,
   assertNoChanges,

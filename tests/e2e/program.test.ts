@@ -13,9 +13,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as auto from "@pulumi/pulumi/automation";
 import { Client } from "pg";
-import { HBA_BLOCK } from "../../components/pgHba";
-import { mapFilePath, type MapName } from "../../components/postfixConfig";
-import { hashPassword } from "../../components/passwords";
+import { HBA_BLOCK } from "../../spec/pgHba";
+import { mapFilePath, type MapName } from "../../spec/postfixConfig";
+import { hashPassword } from "../../spec/passwords";
 import {
   changedResources,
   assertNoChanges,

@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { Client } from "pg";
-import { checkpointGuardProvider } from "../../components/checkpointGuard";
-import { closePools } from "../../components/db";
-import { HBA_BLOCK, renderHbaBlock } from "../../components/pgHba";
-import { mapFilePath, MAP_NAMES, renderMapFile } from "../../components/postfixConfig";
+import { checkpointGuardProvider } from "../../providers/checkpointGuard";
+import { closePools } from "../../providers/db";
+import { HBA_BLOCK, renderHbaBlock } from "../../spec/pgHba";
+import { mapFilePath, MAP_NAMES, renderMapFile } from "../../spec/postfixConfig";
 import {
   aliasProvider,
   domainProvider,
@@ -21,9 +21,9 @@ import {
   type UserInputs,
   type UserOutputs,
   type UserRow,
-} from "../../components/rowProvider";
-import { pgReloadProvider } from "../../components/schemaProvider";
-import { serverFileProvider } from "../../components/serverFile";
+} from "../../providers/rows";
+import { pgReloadProvider } from "../../providers/schema";
+import { serverFileProvider } from "../../providers/serverFile";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
 import { doveadmVerifies } from "../support/dovecot";
 import {
@@ -149,7 +149,7 @@ describe("tables and schema", () => {
       scheme: "BLF-CRYPT",
       generateVersion: 1,
     });
-    const { mailTablesProvider } = await import("../../components/schemaProvider");
+    const { mailTablesProvider } = await import("../../providers/schema");
     await mailTablesProvider.update?.(
       "mail",
       {},

@@ -12,7 +12,7 @@ import {
   parseScheme,
   storedHashProblem,
   verifyPassword,
-} from "../../components/passwords";
+} from "../../spec/passwords";
 
 function have(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;

@@ -7,12 +7,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  mainCfSettings,
-  MAP_NAMES,
-  mapFilePath,
-  proxiedMaps,
-} from "../../components/postfixConfig";
+import { mainCfSettings, MAP_NAMES, mapFilePath, proxiedMaps } from "../../spec/postfixConfig";
 import {
   mailOwnerScript,
   parseUidGid,
@@ -21,8 +16,9 @@ import {
   postconfReadScript,
   postconfRemoveScript,
   type PostconfInput,
-} from "../../components/scripts";
-import { mustRunOnServer, runOnServer } from "../../components/shell";
+} from "../../spec/scripts";
+import { INHERITED_VIRTUAL_SETTINGS } from "../support/postfixInstance";
+import { mustRunOnServer, runOnServer } from "../../providers/shell";
 
 const local = { access: { kind: "local" as const } };
 let dir: string;
@@ -102,10 +98,17 @@ describe("main.cf settings", () => {
 
   before(async () => {
     configDir = join(dir, "postfix");
-    await cp("/etc/postfix", configDir, { recursive: true });
+    // The system's config as a server vmail has not touched yet: without a dev stack's maps,
+    // backup and main.cf settings.
+    await cp("/etc/postfix", configDir, {
+      recursive: true,
+      filter: (src) => !src.startsWith("/etc/postfix/pgsql"),
+    });
+    execFileSync("postconf", ["-c", configDir, "-X", ...INHERITED_VIRTUAL_SETTINGS]);
     // postconf reads the pgsql files main.cf names; empty ones keep it from warning on each call
     mapsDir = join(configDir, "pgsql");
     await mkdir(mapsDir);
+    await mkdir(join(dir, "queue"));
     for (const map of MAP_NAMES) await writeFile(mapFilePath(mapsDir, map), "");
     execFileSync("postconf", [
       "-c",
@@ -113,6 +116,8 @@ describe("main.cf settings", () => {
       "-e",
       "transport_maps=hash:/etc/postfix/transport",
       "mydestination=localhost",
+      // Its own queue: `postfix status` for this copy must not find the system's Postfix running.
+      `queue_directory=${join(dir, "queue")}`,
     ]);
   });
 

@@ -6,9 +6,9 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ServerAccess } from "../../components/config";
-import { serverFileContext, serverFileProvider } from "../../components/serverFile";
-import { runOnServer, type ShellTarget } from "../../components/shell";
+import type { ServerAccess } from "../../spec/config";
+import { serverFileContext, serverFileProvider } from "../../providers/serverFile";
+import { runOnServer, type ShellTarget } from "../../providers/shell";
 import { startSshServer, type SshServer } from "../support/sshServer";
 
 let sshd: SshServer;

@@ -7,12 +7,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type * as auto from "@pulumi/pulumi/automation";
-import { MailAccounts } from "../../components/mailRows";
+import { MailAccounts } from "../../components/mailAccounts";
 import { MailSchema } from "../../components/mailSchema";
 import { PostfixMaps } from "../../components/postfixMaps";
 import { RootForward } from "../../components/rootForward";
-import { Server } from "../../components/server";
-import { readStackConfig } from "../../components/stackConfig";
+import { Server } from "../../resources/server";
+import { readStackConfig } from "../../program/stackConfig";
 
 export interface HarnessOutputs {
   /** What MailOwner reads back from the server. */

@@ -3,9 +3,9 @@
 // with the statements that provider runs; the end-to-end suite checks the provider's own work.
 
 import { randomBytes } from "node:crypto";
-import type { DatabaseSettings } from "../../components/config";
-import { mailTablesProvider } from "../../components/schemaProvider";
-import { quoteIdent } from "../../components/sql";
+import type { DatabaseSettings } from "../../spec/config";
+import { mailTablesProvider } from "../../providers/schema";
+import { quoteIdent } from "../../spec/sql";
 import { superuserQuery, type PgCluster } from "./pgCluster";
 
 export interface MailDatabaseFixture {

@@ -66,7 +66,7 @@ const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
 
 // Settings a dev stack may have put into the system main.cf (vmail's own, among others): the
 // copy starts without them, as a server that vmail has not touched yet.
-const INHERITED_VIRTUAL_SETTINGS = [
+export const INHERITED_VIRTUAL_SETTINGS = [
   "local_recipient_maps",
   "virtual_mailbox_domains",
   "virtual_mailbox_maps",
@@ -208,6 +208,8 @@ export async function createPostfixInstance(
       `maillog_file_prefixes=${base}`,
       // Local mailboxes and aliases of our own: /var/mail and /etc/aliases stay untouched.
       `mail_spool_directory=${mailSpoolDir}`,
+      // No ~/.forward: root's own (a dev stack forwards it) must not send our test mail elsewhere.
+      "forward_path=",
       `alias_maps=hash:${aliases}`,
       `alias_database=hash:${aliases}`,
     );

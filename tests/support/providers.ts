@@ -1,13 +1,13 @@
 // Drives vmail's dynamic providers directly (no engine) against real services: the context
 // they would read from the stack config in configure() is built from a test cluster.
 
-import { checkpointGuardContext } from "../../components/checkpointGuard";
-import type { DatabaseSettings } from "../../components/config";
-import { postfixMainCfContext } from "../../components/postfixMainCf";
-import type { ProviderContext } from "../../components/providerContext";
-import { rowContexts } from "../../components/rowProvider";
-import { schemaContexts } from "../../components/schemaProvider";
-import { serverFileContext } from "../../components/serverFile";
+import { checkpointGuardContext } from "../../providers/checkpointGuard";
+import type { DatabaseSettings } from "../../spec/config";
+import { postfixMainCfContext } from "../../providers/postfixMainCf";
+import type { ProviderContext } from "../../providers/context";
+import { rowContexts } from "../../providers/rows";
+import { schemaContexts } from "../../providers/schema";
+import { serverFileContext } from "../../providers/serverFile";
 import type { PgCluster } from "./pgCluster";
 
 export function testDatabaseSettings(

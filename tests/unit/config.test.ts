@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, DEFAULTS, findAliasLoop, parseConfig } from "../../components/config";
+import { ConfigError, DEFAULTS, findAliasLoop, parseConfig } from "../../spec/config";
 import { projectFile, rawConfigFor } from "../support/stackFiles";
 
 const DOVEADM_BLF = "{BLF-CRYPT}$2y$05$uo3XT8PqCkPHm6uZ8GgEd.lcCsY9/Ld4vLDlQ3xw8V7F9I5IQHqLa";

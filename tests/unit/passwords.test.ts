@@ -10,7 +10,7 @@ import {
   sha512Crypt,
   storedHashProblem,
   verifyPassword,
-} from "../../components/passwords";
+} from "../../spec/passwords";
 
 // Test vectors from Ulrich Drepper's SHA-crypt specification (SHA-512 part).
 const SPEC_VECTORS: { salt: string; rounds?: number; clear: string; expected: string }[] = [

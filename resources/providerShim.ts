@@ -1,11 +1,22 @@
 // The only provider code Pulumi serializes into the state: a few lines that load the real
-// provider from this directory in the provider process. Serializing the providers themselves
+// provider from providers/ in the provider process. Serializing the providers themselves
 // would copy their whole module graph (pg, the hashing code) into every row's state, and
 // Pulumi's closure serializer mangles default imports, class fields and global caches. The text
 // is kept short on purpose: the SDK copies it into four debug strings per resource it registers.
 
+import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ProviderName } from "./providers";
+
+/** The providers providers/index.ts serves, by name (its type holds it to this list). */
+export type ProviderName =
+  | "domain"
+  | "alias"
+  | "user"
+  | "serverFile"
+  | "mailTables"
+  | "pgReload"
+  | "postfixMainCf"
+  | "checkpointGuard";
 
 type Method = "configure" | "create" | "diff" | "update" | "read" | "delete";
 type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>> & {
@@ -28,22 +39,19 @@ export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvide
 }
 
 function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
-  // Where the components were when the resource was last written (captured as text); a stack
+  // Where the providers were when the resource was last written (captured as text); a stack
   // moved since then is found again from the provider process's working directory.
-  const dir = __dirname;
+  const dir = join(__dirname, "..", "providers");
   /* eslint-disable @typescript-eslint/no-require-imports */
   const load = (): Impl => {
     const p = require("node:path") as typeof import("node:path");
-    const at = [dir, p.join(process.cwd(), "components")].find((d) =>
-      (require("node:fs") as typeof import("node:fs")).existsSync(p.join(d, "providers.ts")),
+    const at = [dir, p.join(process.cwd(), "providers")].find((d) =>
+      (require("node:fs") as typeof import("node:fs")).existsSync(p.join(d, "index.ts")),
     );
-    if (!at)
-      throw new Error(`vmail: no components/providers.ts in ${dir} or the working directory`);
+    if (!at) throw new Error(`vmail: no providers/index.ts in ${dir} or the working directory`);
     // The provider process is plain node: tsx lets it load the TypeScript sources.
     require(require.resolve("tsx/cjs", { paths: [at] }));
-    return (require(p.join(at, "providers.ts")) as { PROVIDERS: Record<string, Impl> }).PROVIDERS[
-      name
-    ];
+    return (require(p.join(at, "index.ts")) as { PROVIDERS: Record<string, Impl> }).PROVIDERS[name];
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const call =

@@ -3,7 +3,7 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServerAccess } from "./config";
+import type { ServerAccess } from "../spec/config";
 import { ServerFile, type ServerFileArgs } from "./serverFile";
 
 export interface CommandArgs {

@@ -2,22 +2,16 @@
 // behind vmail's back and `up` sets it again (and reloads Postfix). The work is done by the
 // postconf scripts in scripts.ts; this file decides when they run.
 
-import * as pulumi from "@pulumi/pulumi";
-import { ContextHolder } from "./providerContext";
-import { providerShim } from "./providerShim";
+import type * as pulumi from "@pulumi/pulumi";
+import type { PostfixMainCfInputs } from "../resources/postfixMainCf";
+import { ContextHolder } from "./context";
 import {
   parsePostconfValues,
   postconfApplyScript,
   postconfReadScript,
   postconfRemoveScript,
-  type PostconfInput,
-} from "./scripts";
+} from "../spec/scripts";
 import { mustRunOnServer } from "./shell";
-
-export interface PostfixMainCfInputs extends PostconfInput {
-  /** The map files' `written` stamps: when vmail rewrote one, Postfix is reloaded. */
-  reloadAfter: string[];
-}
 
 const context = new ContextHolder();
 
@@ -74,15 +68,3 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
 
 /** Lets tests drive the provider directly, without an engine. */
 export const postfixMainCfContext = context;
-
-export type PostfixMainCfArgs = {
-  [K in keyof PostfixMainCfInputs]: pulumi.Input<PostfixMainCfInputs[K]>;
-};
-
-export class PostfixMainCf extends pulumi.dynamic.Resource {
-  declare readonly settings: pulumi.Output<Record<string, string>>;
-
-  constructor(name: string, args: PostfixMainCfArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("postfixMainCf"), name, args, opts, "vmail", "PostfixMainCf");
-  }
-}

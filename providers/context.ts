@@ -2,7 +2,7 @@
 // database. Read in `configure`, so no credential is ever stored in a resource's state.
 
 import type * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, parseConnectionSettings } from "./config";
+import { NAMESPACE, parseConnectionSettings } from "../spec/config";
 import type { DbTarget } from "./db";
 import type { ShellTarget } from "./shell";
 

@@ -1,16 +1,11 @@
 // Dynamic providers for the two database steps @pulumi/postgresql has no resource for: the
 // tables (with schema public handed to the owner role) and a reload after pg_hba.conf changed.
 
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
 import { inTransaction, poolFor } from "./db";
-import { ContextHolder } from "./providerContext";
-import { providerShim } from "./providerShim";
-import { CREATE_TABLES, schemaOwnershipSql } from "./sql";
-
-export interface MailTablesInputs {
-  database: string;
-  ownerRole: string;
-}
+import { ContextHolder } from "./context";
+import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
 
 const tablesContext = new ContextHolder();
 
@@ -61,17 +56,6 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
   delete: () => Promise.resolve(),
 };
 
-export class MailTables extends pulumi.dynamic.Resource {
-  constructor(name: string, args: MailTablesInputs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("mailTables"), name, args, opts, "vmail", "MailTables");
-  }
-}
-
-export interface PgReloadInputs {
-  /** Changes whenever vmail wrote the reloaded configuration (the pg_hba block's `written`). */
-  trigger: string;
-}
-
 const reloadContext = new ContextHolder();
 
 /** pg_reload_conf(), then the server's own verdict on pg_hba.conf: any line it could not parse. */
@@ -104,16 +88,6 @@ export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
   // removed lines name a role and database that destroy drops anyway.
   delete: () => Promise.resolve(),
 };
-
-export class PgReload extends pulumi.dynamic.Resource {
-  constructor(
-    name: string,
-    args: { trigger: pulumi.Input<string> },
-    opts?: pulumi.CustomResourceOptions,
-  ) {
-    super(providerShim("pgReload"), name, args, opts, "vmail", "PgReload");
-  }
-}
 
 /** Lets tests drive the providers directly, without an engine. */
 export const schemaContexts = [tablesContext, reloadContext];

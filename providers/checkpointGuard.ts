@@ -4,15 +4,10 @@
 // CREATE ROLE leaves a role the state never heard of, and the next `up` fails with "already
 // exists". This guard refuses such a run before anything changes, naming what is missing.
 
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import type { CheckpointGuardInputs } from "../resources/checkpointGuard";
 import { poolFor } from "./db";
-import { ContextHolder } from "./providerContext";
-import { providerShim } from "./providerShim";
-
-export interface CheckpointGuardInputs {
-  database: string;
-  roles: string[];
-}
+import { ContextHolder } from "./context";
 
 /** The engine's own reading of the variable (cmdutil.IsTruthy). */
 export function skipsCheckpoints(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -60,9 +55,3 @@ export const checkpointGuardProvider: pulumi.dynamic.ResourceProvider = {
 
 /** Lets tests drive the provider directly, without an engine. */
 export const checkpointGuardContext = context;
-
-export class CheckpointGuard extends pulumi.dynamic.Resource {
-  constructor(name: string, args: CheckpointGuardInputs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("checkpointGuard"), name, args, opts, "vmail", "CheckpointGuard");
-  }
-}

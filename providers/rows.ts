@@ -5,8 +5,8 @@
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, type DbTarget } from "./db";
-import { hashPassword, type HashScheme } from "./passwords";
-import { ContextHolder } from "./providerContext";
+import { hashPassword, type HashScheme } from "../spec/passwords";
+import { ContextHolder } from "./context";
 import {
   ALIASES,
   deleteSql,
@@ -15,7 +15,7 @@ import {
   upsertSql,
   USERS,
   type TableShape,
-} from "./sql";
+} from "../spec/sql";
 
 type Row = Record<string, unknown>;
 

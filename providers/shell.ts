@@ -5,8 +5,8 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ServerAccess } from "./config";
-import { shellQuote } from "./scripts";
+import type { ServerAccess } from "../spec/config";
+import { shellQuote } from "../spec/scripts";
 
 export interface ShellTarget {
   access: ServerAccess;

@@ -3,10 +3,10 @@
 // Content reaches the server on stdin; state keeps only its sha256, never the text.
 
 import { createHash } from "node:crypto";
-import * as pulumi from "@pulumi/pulumi";
-import { blockBody, withBlock, withoutBlock, type BlockSpec } from "./managedBlock";
-import { ContextHolder } from "./providerContext";
-import { providerShim } from "./providerShim";
+import type * as pulumi from "@pulumi/pulumi";
+import type { ServerFileInputs } from "../resources/serverFile";
+import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../spec/managedBlock";
+import { ContextHolder } from "./context";
 import {
   deleteFileScript,
   parseFileState,
@@ -14,16 +14,8 @@ import {
   writeFileScript,
   type FileOwnership,
   type FileState,
-} from "./scripts";
+} from "../spec/scripts";
 import { mustRunOnServer, type ShellTarget } from "./shell";
-
-export interface ServerFileInputs {
-  path: string;
-  content: string;
-  /** Whole file: mode and owner to set. Block: the file keeps its own. */
-  ownership?: FileOwnership;
-  block?: BlockSpec;
-}
 
 interface ServerFileOutputs {
   path: string;
@@ -134,28 +126,3 @@ async function removeFrom(shell: ShellTarget, props: ServerFileOutputs): Promise
 
 /** Lets tests drive the provider directly, without an engine. */
 export const serverFileContext = context;
-
-export interface ServerFileArgs {
-  path: pulumi.Input<string>;
-  content: pulumi.Input<string>;
-  ownership?: pulumi.Input<FileOwnership>;
-  block?: pulumi.Input<BlockSpec>;
-}
-
-export class ServerFile extends pulumi.dynamic.Resource {
-  declare readonly path: pulumi.Output<string>;
-  declare readonly sha256: pulumi.Output<string>;
-  /** Changes whenever vmail writes the file (see ServerFileOutputs.written). */
-  declare readonly written: pulumi.Output<string>;
-
-  constructor(name: string, args: ServerFileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      providerShim("serverFile"),
-      name,
-      { ...args, sha256: undefined, written: undefined },
-      opts,
-      "vmail",
-      "ServerFile",
-    );
-  }
-}

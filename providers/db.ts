@@ -3,8 +3,8 @@
 
 import { createHash } from "node:crypto";
 import { Pool, type PoolClient } from "pg";
-import type { DatabaseSettings } from "./config";
-import { setRoleSql } from "./sql";
+import type { DatabaseSettings } from "../spec/config";
+import { setRoleSql } from "../spec/sql";
 
 export interface DbTarget {
   settings: DatabaseSettings;

@@ -1,9 +1,11 @@
-// Every dynamic provider vmail has, by name: what providerShim loads in the provider process.
+// Every dynamic provider vmail has, by name: what resources/providerShim.ts loads in the
+// provider process.
 
 import type * as pulumi from "@pulumi/pulumi";
+import type { ProviderName } from "../resources/providerShim";
 import { checkpointGuardProvider } from "./checkpointGuard";
-import { aliasProvider, domainProvider, userProvider } from "./rowProvider";
-import { mailTablesProvider, pgReloadProvider } from "./schemaProvider";
+import { aliasProvider, domainProvider, userProvider } from "./rows";
+import { mailTablesProvider, pgReloadProvider } from "./schema";
 import { postfixMainCfProvider } from "./postfixMainCf";
 import { serverFileProvider } from "./serverFile";
 
@@ -32,7 +34,7 @@ function forEngine(p: pulumi.dynamic.ResourceProvider): Provider {
   };
 }
 
-export const PROVIDERS = {
+export const PROVIDERS: Record<ProviderName, pulumi.dynamic.ResourceProvider> = {
   domain: forEngine(domainProvider),
   alias: forEngine(aliasProvider),
   user: forEngine(userProvider),
@@ -42,5 +44,3 @@ export const PROVIDERS = {
   postfixMainCf: forEngine(postfixMainCfProvider),
   checkpointGuard: checkpointGuardProvider,
 };
-
-export type ProviderName = keyof typeof PROVIDERS;

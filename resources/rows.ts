@@ -1,0 +1,78 @@
+// One resource per row, named by its address, so a preview reads as a list of mail changes:
+//   + pulumi-nodejs:dynamic/vmail:MailUser  bob@example.com
+
+import * as pulumi from "@pulumi/pulumi";
+import type { HashScheme } from "../spec/passwords";
+import { providerShim } from "./providerShim";
+
+export interface MailDomainArgs {
+  gid: pulumi.Input<number>;
+  transport?: pulumi.Input<string>;
+}
+
+/** A transports row: mail for the domain is delivered by virtual(8) as the mail owner's group. */
+export class MailDomain extends pulumi.dynamic.Resource {
+  constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
+    const transport = args.transport ?? "virtual:";
+    const props = { row: pulumi.output(args.gid).apply((gid) => ({ domain, gid, transport })) };
+    super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
+  }
+}
+
+export interface MailAliasArgs {
+  targets: string[];
+}
+
+/** An aliases row; `@domain` is the domain's catch-all. */
+export class MailAlias extends pulumi.dynamic.Resource {
+  constructor(alias: string, args: MailAliasArgs, opts?: pulumi.CustomResourceOptions) {
+    const props = { row: { alias, email: args.targets.join(", ") } };
+    super(providerShim("alias"), alias, props, opts, "vmail", "MailAlias");
+  }
+}
+
+export interface MailUserArgs {
+  realname: string | null;
+  maildir: string;
+  scheme: HashScheme;
+  /** Exactly one of these three: a doveadm hash, a clear-text secret, or a generation number. */
+  passwordHash?: pulumi.Input<string>;
+  password?: pulumi.Input<string>;
+  generateVersion?: number;
+}
+
+/** A users row. The password is stored as a Dovecot hash; the clear text never reaches the table. */
+export class MailUser extends pulumi.dynamic.Resource {
+  /** The password vmail generated (secret); undefined when the password came from config. */
+  declare readonly generatedPassword: pulumi.Output<string | undefined>;
+
+  constructor(email: string, args: MailUserArgs, opts?: pulumi.CustomResourceOptions) {
+    // Only the keys this user has: the SDK keeps an Output and four promises for every key, which
+    // at thousands of rows is most of the program's memory.
+    const row = { email, realname: args.realname, maildir: args.maildir, scheme: args.scheme };
+    const props: Record<string, unknown> = { row };
+    if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);
+    if (args.password !== undefined) props.password = pulumi.secret(args.password);
+    if (args.generateVersion !== undefined) {
+      props.row = { ...row, generateVersion: args.generateVersion };
+      props.generatedPassword = undefined; // an output, read by MailAccounts
+    }
+    super(
+      providerShim("user"),
+      email,
+      props,
+      {
+        ...opts,
+        additionalSecretOutputs: [
+          "generatedPassword",
+          "storedHash",
+          "writtenHash",
+          "password",
+          "passwordHash",
+        ],
+      },
+      "vmail",
+      "MailUser",
+    );
+  }
+}

@@ -1,0 +1,32 @@
+// The two database steps @pulumi/postgresql has no resource for, as the program registers them:
+// the tables (schema public handed to the owner role), and a reload after pg_hba.conf changed.
+// Their provider is providers/schema.ts.
+
+import * as pulumi from "@pulumi/pulumi";
+import { providerShim } from "./providerShim";
+
+export interface MailTablesInputs {
+  database: string;
+  ownerRole: string;
+}
+
+export class MailTables extends pulumi.dynamic.Resource {
+  constructor(name: string, args: MailTablesInputs, opts?: pulumi.CustomResourceOptions) {
+    super(providerShim("mailTables"), name, args, opts, "vmail", "MailTables");
+  }
+}
+
+export interface PgReloadInputs {
+  /** Changes whenever vmail wrote the reloaded configuration (the pg_hba block's `written`). */
+  trigger: string;
+}
+
+export class PgReload extends pulumi.dynamic.Resource {
+  constructor(
+    name: string,
+    args: { trigger: pulumi.Input<string> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(providerShim("pgReload"), name, args, opts, "vmail", "PgReload");
+  }
+}

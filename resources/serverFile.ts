@@ -1,0 +1,40 @@
+// A file, or a marked block inside a shared file, on the mail server: the resource the program
+// registers. Its provider (providers/serverFile.ts) writes it and reads it back for refresh.
+
+import * as pulumi from "@pulumi/pulumi";
+import type { BlockSpec } from "../spec/managedBlock";
+import type { FileOwnership } from "../spec/scripts";
+import { providerShim } from "./providerShim";
+
+export interface ServerFileInputs {
+  path: string;
+  content: string;
+  /** Whole file: mode and owner to set. Block: the file keeps its own. */
+  ownership?: FileOwnership;
+  block?: BlockSpec;
+}
+
+export interface ServerFileArgs {
+  path: pulumi.Input<string>;
+  content: pulumi.Input<string>;
+  ownership?: pulumi.Input<FileOwnership>;
+  block?: pulumi.Input<BlockSpec>;
+}
+
+export class ServerFile extends pulumi.dynamic.Resource {
+  declare readonly path: pulumi.Output<string>;
+  declare readonly sha256: pulumi.Output<string>;
+  /** Changes whenever vmail writes the file (see ServerFileOutputs.written). */
+  declare readonly written: pulumi.Output<string>;
+
+  constructor(name: string, args: ServerFileArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerShim("serverFile"),
+      name,
+      { ...args, sha256: undefined, written: undefined },
+      opts,
+      "vmail",
+      "ServerFile",
+    );
+  }
+}
