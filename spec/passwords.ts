@@ -1,8 +1,7 @@
 // Dovecot-compatible password hashes: make them, verify them, vet operator-made ones.
 // Pure: no I/O but crypto. Every message here names a rule, never a password or hash.
 import { createHash, hash as digest, randomBytes, timingSafeEqual } from "node:crypto";
-import bcrypt from "bcryptjs";
-import { argon2Verify, argon2id } from "hash-wasm";
+import { argon2Verify, argon2id, bcrypt, bcryptVerify } from "hash-wasm";
 
 /** The schemes this program writes (and can verify). */
 export const HASH_SCHEMES = ["BLF-CRYPT", "SHA512-CRYPT", "ARGON2ID"] as const;
@@ -12,7 +11,7 @@ export function isHashScheme(s: string): s is HashScheme {
   return (HASH_SCHEMES as readonly string[]).includes(s);
 }
 
-// bcrypt cost 10 (2^10 rounds, ~80 ms in bcryptjs); doveadm's default is 5.
+// bcrypt cost 10 (2^10 rounds, ~80 ms in hash-wasm); doveadm's default is 5.
 const BCRYPT_COST = 10;
 // 20 times glibc's and doveadm's default of 5000: ~40 ms for libxcrypt at each Dovecot
 // login, ~130 ms here (node:crypto one digest at a time), about bcrypt cost 10's work.
@@ -49,9 +48,14 @@ export async function hashPassword(clear: string, scheme: HashScheme): Promise<s
   if (problem) throw new Error(problem);
   switch (scheme) {
     case "BLF-CRYPT": {
-      // bcryptjs writes $2b$; $2y$ is the same algorithm and what doveadm writes.
-      const salt = (await bcrypt.genSalt(BCRYPT_COST)).replace(/^\$2b\$/, "$2y$");
-      return `{BLF-CRYPT}${await bcrypt.hash(clear, salt)}`;
+      const encoded = await bcrypt({
+        password: clear,
+        salt: randomBytes(16),
+        costFactor: BCRYPT_COST,
+        outputType: "encoded",
+      });
+      // hash-wasm writes $2a$; $2y$ is the same algorithm and what doveadm writes.
+      return `{BLF-CRYPT}${encoded.replace(/^\$2[ab]\$/, "$2y$")}`;
     }
     case "SHA512-CRYPT": {
       const salt = cryptBase64(randomBytes(12)); // 16 salt characters, the maximum
@@ -84,11 +88,16 @@ export async function verifyPassword(clear: string, hash: string): Promise<boole
   try {
     switch (scheme) {
       case "BLF-CRYPT":
-        // bcryptjs knows $2a$, $2b$, $2y$ (not the buggy-era $2x$): it says false for those.
+        // $2a$, $2b$ and $2y$ are one algorithm; the buggy-era $2x$ is refused.
         if (!/^\$2[aby]\$/.test(body) || Number(body.slice(4, 6)) > VERIFY_MAX.bcryptCost) {
           return false;
         }
-        return await bcrypt.compare(clear, body);
+        if (clear.length === 0) return false; // bcrypt hashes no empty password
+        // bcrypt reads the first 72 bytes only, as doveadm did when it made a hash of a longer one.
+        return await bcryptVerify({
+          password: Buffer.from(clear, "utf8").subarray(0, 72),
+          hash: body,
+        });
       case "SHA512-CRYPT": {
         const m = SHA512_CRYPT_RE.exec(body);
         if (!m) return false;

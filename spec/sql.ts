@@ -1,5 +1,8 @@
 // The SQL vmail runs, as text. Pure. Values always travel as $n parameters; the only names
-// spliced into statements are role names that passed identifierRule and are quoted here too.
+// spliced into statements are role names that passed identifierRule and are quoted here too
+// (with pg's own escapeIdentifier).
+
+import { escapeIdentifier } from "pg";
 
 /** A table of the articles, seen as key column + value columns. */
 export interface TableShape {
@@ -19,10 +22,6 @@ export const TRANSPORTS: TableShape = {
   columns: ["gid", "transport"],
 };
 export const ALIASES: TableShape = { table: "aliases", key: "alias", columns: ["email"] };
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 /**
  * The three tables of the articles. One deliberate change: transports.gid is not UNIQUE, since
@@ -50,12 +49,12 @@ export const CREATE_TABLES = [
 
 /** Run as the admin role inside the mail database: hand schema public to the owner role. */
 export function schemaOwnershipSql(ownerRole: string): string {
-  return `ALTER SCHEMA public OWNER TO ${quoteIdent(ownerRole)}`;
+  return `ALTER SCHEMA public OWNER TO ${escapeIdentifier(ownerRole)}`;
 }
 
 /** Makes the rest of the transaction run with the owner role's rights (and ownership). */
 export function setRoleSql(role: string): string {
-  return `SET LOCAL ROLE ${quoteIdent(role)}`;
+  return `SET LOCAL ROLE ${escapeIdentifier(role)}`;
 }
 
 /** What makes an insert an upsert: on a key already there, the value columns are overwritten. */

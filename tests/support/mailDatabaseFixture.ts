@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { DatabaseSettings } from "../../spec/config";
 import { mailTablesProvider } from "../../providers/schema";
-import { quoteIdent } from "../../spec/sql";
+import { escapeIdentifier } from "pg";
 import { superuserQuery, type PgCluster } from "./pgCluster";
 
 export interface MailDatabaseFixture {
@@ -25,12 +25,12 @@ export async function createMailDatabase(
   const readerPassword = randomBytes(16).toString("hex");
   const ownerPassword = randomBytes(16).toString("hex");
   const q = (sql: string, db = "postgres") => superuserQuery(cluster, sql, [], db);
-  const reader = quoteIdent(s.readerRole);
-  const owner = quoteIdent(s.ownerRole);
+  const reader = escapeIdentifier(s.readerRole);
+  const owner = escapeIdentifier(s.ownerRole);
   // Passwords as literals here only: test-time values in a test's own cluster.
   await q(`CREATE ROLE ${reader} LOGIN PASSWORD '${readerPassword}'`);
   await q(`CREATE ROLE ${owner} LOGIN PASSWORD '${ownerPassword}'`);
-  await q(`CREATE DATABASE ${quoteIdent(s.name)} OWNER ${owner}`);
+  await q(`CREATE DATABASE ${escapeIdentifier(s.name)} OWNER ${owner}`);
   await q(`REVOKE ALL ON SCHEMA public FROM PUBLIC`, s.name);
   await q(`GRANT USAGE ON SCHEMA public TO ${reader}`, s.name);
   await q(
