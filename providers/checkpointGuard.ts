@@ -7,15 +7,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CheckpointGuardInputs } from "../resources/checkpointGuard";
 import { poolFor } from "./db";
-import { ContextHolder } from "./context";
+import { providerContext as context } from "./context";
 
 /** The engine's own reading of the variable (cmdutil.IsTruthy). */
 export function skipsCheckpoints(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.PULUMI_SKIP_CHECKPOINTS ?? "";
   return v === "1" || v.toLowerCase() === "true";
 }
-
-const context = new ContextHolder();
 
 /** The roles and the database of `inputs` that the server does not have yet. */
 export async function missingObjects(inputs: CheckpointGuardInputs): Promise<string[]> {
@@ -52,6 +50,3 @@ export const checkpointGuardProvider: pulumi.dynamic.ResourceProvider = {
   read: (id: string, props: CheckpointGuardInputs) => Promise.resolve({ id, props }),
   delete: () => Promise.resolve(),
 };
-
-/** Lets tests drive the provider directly, without an engine. */
-export const checkpointGuardContext = context;

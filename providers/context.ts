@@ -21,8 +21,8 @@ export function contextFromConfig(config: pulumi.dynamic.Config): ProviderContex
 }
 
 /**
- * Holds the context a provider was configured with. Each provider module keeps one; the engine
- * calls `configure` before any other method.
+ * Holds the context the providers were configured with. The engine calls `configure` on each
+ * provider before any other method, always with the same stack config, so they share one.
  */
 export class ContextHolder {
   private ctx?: ProviderContext;
@@ -41,3 +41,6 @@ export class ContextHolder {
     return this.ctx;
   }
 }
+
+/** The one context every vmail provider in this process reads. */
+export const providerContext = new ContextHolder();

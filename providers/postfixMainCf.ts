@@ -4,7 +4,7 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import type { PostfixMainCfInputs } from "../resources/postfixMainCf";
-import { ContextHolder } from "./context";
+import { providerContext as context } from "./context";
 import {
   parsePostconfValues,
   postconfApplyScript,
@@ -12,8 +12,6 @@ import {
   postconfRemoveScript,
 } from "../spec/scripts";
 import { mustRunOnServer } from "./shell";
-
-const context = new ContextHolder();
 
 async function apply(inputs: PostfixMainCfInputs): Promise<PostfixMainCfInputs> {
   await mustRunOnServer(
@@ -65,6 +63,3 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
     );
   },
 };
-
-/** Lets tests drive the provider directly, without an engine. */
-export const postfixMainCfContext = context;

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, type DbTarget } from "./db";
 import { hashPassword, type HashScheme } from "../spec/passwords";
-import { ContextHolder } from "./context";
+import { providerContext } from "./context";
 import {
   ALIASES,
   deleteSql,
@@ -53,13 +53,10 @@ export interface RowInputs<T extends Row> {
 }
 
 /** The provider of a table whose row is exactly `row`, keyed by `shape.key`: transports, aliases. */
-function plainRowProvider<T extends Row>(
-  shape: TableShape,
-  context: ContextHolder,
-): pulumi.dynamic.ResourceProvider {
-  const db = () => context.get().db;
+function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.ResourceProvider {
+  const db = () => providerContext.get().db;
   return {
-    configure: (req) => Promise.resolve(context.set(req.config)),
+    configure: (req) => Promise.resolve(providerContext.set(req.config)),
     async create(inputs: RowInputs<T>) {
       await writeRow(db(), shape, inputs.row);
       return { id: String(inputs.row[shape.key]), outs: inputs };
@@ -95,10 +92,8 @@ export interface AliasRow extends Row {
   email: string;
 }
 
-const domainContext = new ContextHolder();
-const aliasContext = new ContextHolder();
-export const domainProvider = plainRowProvider<DomainRow>(TRANSPORTS, domainContext);
-export const aliasProvider = plainRowProvider<AliasRow>(ALIASES, aliasContext);
+export const domainProvider = plainRowProvider<DomainRow>(TRANSPORTS);
+export const aliasProvider = plainRowProvider<AliasRow>(ALIASES);
 
 // --- users ------------------------------------------------------------------------------------
 
@@ -162,16 +157,14 @@ async function passwordFor(
   return { hash: await hashPassword(generated, scheme), generated };
 }
 
-const userContext = new ContextHolder();
-
 async function writeUser(news: UserInputs, olds?: UserOutputs): Promise<UserOutputs> {
   const { hash, generated } = await passwordFor(news, olds);
-  await writeRow(userContext.get().db, USERS, { ...news.row, password: hash });
+  await writeRow(providerContext.get().db, USERS, { ...news.row, password: hash });
   return { ...news, writtenHash: hash, storedHash: hash, generatedPassword: generated };
 }
 
 export const userProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => Promise.resolve(userContext.set(req.config)),
+  configure: (req) => Promise.resolve(providerContext.set(req.config)),
   async create(inputs: UserInputs) {
     return { id: inputs.row.email, outs: await writeUser(inputs) };
   },
@@ -186,7 +179,7 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
     return { outs: await writeUser(news, olds) };
   },
   async read(id: string, props: UserOutputs) {
-    const row = await readRow(userContext.get().db, USERS, id);
+    const row = await readRow(providerContext.get().db, USERS, id);
     if (!row) return { id: "" };
     return {
       id,
@@ -199,9 +192,6 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
   },
   async delete(id: string) {
     // The row only: the maildir and its mail stay on disk.
-    await deleteRow(userContext.get().db, USERS, id);
+    await deleteRow(providerContext.get().db, USERS, id);
   },
 };
-
-/** Lets tests drive the providers directly, without an engine. */
-export const rowContexts = [domainContext, aliasContext, userContext];

@@ -4,13 +4,11 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
 import { inTransaction, poolFor } from "./db";
-import { ContextHolder } from "./context";
+import { providerContext } from "./context";
 import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
 
-const tablesContext = new ContextHolder();
-
 async function ensureTables(inputs: MailTablesInputs): Promise<void> {
-  const db = tablesContext.get().db;
+  const db = providerContext.get().db;
   // Ownership first (as admin), then the tables as the owner role, so the owner owns them.
   await inTransaction(
     db,
@@ -31,7 +29,7 @@ async function ensureTables(inputs: MailTablesInputs): Promise<void> {
 }
 
 export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => Promise.resolve(tablesContext.set(req.config)),
+  configure: (req) => Promise.resolve(providerContext.set(req.config)),
   async create(inputs: MailTablesInputs) {
     await ensureTables(inputs);
     return { id: inputs.database, outs: inputs };
@@ -46,7 +44,7 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
     return { outs: news };
   },
   async read(id: string, props: MailTablesInputs) {
-    const result = await poolFor(tablesContext.get().db, props.database).query<{ n: number }>(
+    const result = await poolFor(providerContext.get().db, props.database).query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)",
       [["users", "transports", "aliases"]],
     );
@@ -56,11 +54,9 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
   delete: () => Promise.resolve(),
 };
 
-const reloadContext = new ContextHolder();
-
 /** pg_reload_conf(), then the server's own verdict on pg_hba.conf: any line it could not parse. */
 async function reload(): Promise<void> {
-  const pool = poolFor(reloadContext.get().db, "postgres");
+  const pool = poolFor(providerContext.get().db, "postgres");
   await pool.query("SELECT pg_reload_conf()");
   const errors = await pool.query<{ line_number: number; error: string }>(
     "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL",
@@ -72,7 +68,7 @@ async function reload(): Promise<void> {
 }
 
 export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => Promise.resolve(reloadContext.set(req.config)),
+  configure: (req) => Promise.resolve(providerContext.set(req.config)),
   async create(inputs: PgReloadInputs) {
     await reload();
     return { id: "pg-reload", outs: inputs };
@@ -88,6 +84,3 @@ export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
   // removed lines name a role and database that destroy drops anyway.
   delete: () => Promise.resolve(),
 };
-
-/** Lets tests drive the providers directly, without an engine. */
-export const schemaContexts = [tablesContext, reloadContext];

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ServerFileInputs } from "../resources/serverFile";
 import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../spec/managedBlock";
-import { ContextHolder } from "./context";
+import { providerContext as context } from "./context";
 import {
   deleteFileScript,
   parseFileState,
@@ -56,8 +56,6 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
   }
   return { path, ownership, block, sha256: sha256(inputs.content), written: writeStamp() };
 }
-
-const context = new ContextHolder();
 
 export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
   configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
@@ -123,6 +121,3 @@ async function removeFrom(shell: ShellTarget, props: ServerFileOutputs): Promise
   const text = withoutBlock(current.content ?? "", props.block.marker);
   await mustRunOnServer(shell, `writing ${props.path}`, writeFileScript(props.path, "keep"), text);
 }
-
-/** Lets tests drive the provider directly, without an engine. */
-export const serverFileContext = context;

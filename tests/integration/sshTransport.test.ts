@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ServerAccess } from "../../spec/config";
-import { serverFileContext, serverFileProvider } from "../../providers/serverFile";
+import { providerContext } from "../../providers/context";
+import { serverFileProvider } from "../../providers/serverFile";
 import { runOnServer, type ShellTarget } from "../../providers/shell";
 import { startSshServer, type SshServer } from "../support/sshServer";
 
@@ -56,7 +57,7 @@ describe("server access over SSH", () => {
   });
 
   it("writes, reads back and removes a ServerFile through SSH", async () => {
-    serverFileContext.use({
+    providerContext.use({
       shell: target(),
       db: { settings: {} as never, adminPassword: "" },
     });

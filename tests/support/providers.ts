@@ -1,13 +1,8 @@
 // Drives vmail's dynamic providers directly (no engine) against real services: the context
 // they would read from the stack config in configure() is built from a test cluster.
 
-import { checkpointGuardContext } from "../../providers/checkpointGuard";
 import type { DatabaseSettings } from "../../spec/config";
-import { postfixMainCfContext } from "../../providers/postfixMainCf";
-import type { ProviderContext } from "../../providers/context";
-import { rowContexts } from "../../providers/rows";
-import { schemaContexts } from "../../providers/schema";
-import { serverFileContext } from "../../providers/serverFile";
+import { providerContext, type ProviderContext } from "../../providers/context";
 import type { PgCluster } from "./pgCluster";
 
 export function testDatabaseSettings(
@@ -40,13 +35,6 @@ export function useLocalContext(
     shell: { access: { kind: "local" } },
     db: { settings, adminPassword: cluster.superPassword },
   };
-  const holders = [
-    ...rowContexts,
-    ...schemaContexts,
-    serverFileContext,
-    postfixMainCfContext,
-    checkpointGuardContext,
-  ];
-  for (const holder of holders) holder.use(ctx);
+  providerContext.use(ctx);
   return ctx;
 }
