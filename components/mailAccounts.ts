@@ -6,13 +6,16 @@ import { MailAlias, MailDomain, MailUser } from "../resources/rows";
 import type { AliasSpec, UserSpec } from "../spec/config";
 
 export interface MailAccountsArgs {
-  domains: string[];
-  users: UserSpec[];
-  aliases: AliasSpec[];
+  /** The virtual mailbox domains: one transports row each. */
+  readonly domains: string[];
+  /** The mailboxes: one users row each. */
+  readonly users: UserSpec[];
+  /** The aliases (catch-alls and self-aliases included): one aliases row each. */
+  readonly aliases: AliasSpec[];
   /** The mail owner's group: every domain is delivered as it. */
-  gid: pulumi.Input<number>;
+  readonly gid: pulumi.Input<number>;
   /** The tables and grants the rows need first. */
-  after: pulumi.Input<pulumi.Resource>[];
+  readonly after: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -38,6 +41,7 @@ async function registerInBatches(rows: (() => pulumi.Resource)[]): Promise<pulum
 
 /** Every row of the spec: one MailDomain, MailUser or MailAlias per entry. */
 export class MailAccounts extends pulumi.ComponentResource {
+  /** The transports rows, which Postfix's domains lookup needs before main.cf names it. */
   readonly domains: MailDomain[];
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;

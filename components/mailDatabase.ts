@@ -1,27 +1,33 @@
 // PostgreSQL for the mail accounts, through @pulumi/postgresql: a read-only login role for Postfix
 // and Dovecot, an owner role, the `mail` database, schema public locked down, SELECT-only grants
 // for the reader (tables made later included); MailSchema adds the tables and pg_hba lines.
+// Children are named from this component's name; `aliases` keep the names of earlier versions,
+// so an existing stack upgrades without a single replacement.
 
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CheckpointGuard } from "../resources/checkpointGuard";
-import type { DatabaseSettings } from "../spec/config";
-import { MailSchema } from "./mailSchema";
 import type { Server } from "../resources/server";
+import type { DatabaseSettings } from "../spec/config";
+import { MAIL_TABLES } from "../spec/tables";
+import { MailSchema } from "./mailSchema";
 
 export interface MailDatabaseArgs {
-  server: Server;
-  settings: DatabaseSettings;
-  adminPassword: pulumi.Input<string>;
+  /** How the mail server (whose pg_hba.conf vmail edits) is reached. */
+  readonly server: Server;
+  /** Where PostgreSQL is, and the names of the database and its two roles. */
+  readonly settings: DatabaseSettings;
+  /** The admin (superuser) role's password, a secret. */
+  readonly adminPassword: pulumi.Input<string>;
   /** Keep the database (and its mail data) from being deleted. */
-  protect: boolean;
+  readonly protect: boolean;
 }
 
-export const MAIL_TABLES = ["users", "transports", "aliases"];
-
 export class MailDatabase extends pulumi.ComponentResource {
+  /** The reader role's password (secret): Postfix's maps hold it. */
   readonly readerPassword: pulumi.Output<string>;
+  /** The owner role's password (secret). */
   readonly ownerPassword: pulumi.Output<string>;
   readonly databaseName: pulumi.Output<string>;
   /** Done when the tables exist and the reader's grants are in place: rows may be written. */
@@ -30,11 +36,16 @@ export class MailDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailDatabase", name, {}, opts);
     const s = args.settings;
-    const child = { parent: this };
+    /** Options of a child named `${name}-suffix`, known before as `formerly`. */
+    const child = (formerly: string, more: pulumi.CustomResourceOptions = {}) => ({
+      parent: this,
+      aliases: [{ name: formerly }],
+      ...more,
+    });
 
     // Every postgresql resource names this provider; none may fall back to a default one.
     const provider = new postgresql.Provider(
-      "postgresql",
+      `${name}-provider`,
       {
         host: s.host,
         port: s.port,
@@ -44,79 +55,79 @@ export class MailDatabase extends pulumi.ComponentResource {
         superuser: true,
         database: "postgres",
       },
-      child,
+      child("postgresql"),
     );
     // Roles and the database are created only after the guard has checked that this run may.
     const guard = new CheckpointGuard(
-      "checkpoint-guard",
+      `${name}-checkpoint-guard`,
       { database: s.name, roles: [s.readerRole, s.ownerRole] },
-      child,
+      child("checkpoint-guard"),
     );
-    const pg = { parent: this, provider, dependsOn: [guard] };
+    const pg = (formerly: string, more: pulumi.CustomResourceOptions = {}) =>
+      child(formerly, { provider, dependsOn: [guard], ...more });
 
     // Letters and digits only: safe in a Postfix .cf file, a libpq string and Dovecot's config.
-    const password = (role: string, version: number) =>
+    const password = (who: "reader" | "owner", role: string, version: number) =>
       new random.RandomPassword(
-        `${role}-password`,
+        `${name}-${who}-password`,
         { length: 32, special: false, keepers: { version: String(version) } },
-        child,
+        child(`${role}-password`),
       );
-    const readerSecret = password(s.readerRole, s.readerPasswordVersion);
-    const ownerSecret = password(s.ownerRole, s.ownerPasswordVersion);
+    const readerSecret = password("reader", s.readerRole, s.readerPasswordVersion);
+    const ownerSecret = password("owner", s.ownerRole, s.ownerPasswordVersion);
     // Secret already by the random provider's own marking; said again so it never depends on it.
     this.readerPassword = pulumi.secret(readerSecret.result);
     this.ownerPassword = pulumi.secret(ownerSecret.result);
 
     const reader = new postgresql.Role(
-      s.readerRole,
+      `${name}-reader`,
       { name: s.readerRole, login: true, password: this.readerPassword },
-      pg,
+      pg(s.readerRole),
     );
     const owner = new postgresql.Role(
-      s.ownerRole,
+      `${name}-owner`,
       { name: s.ownerRole, login: true, password: this.ownerPassword },
-      pg,
+      pg(s.ownerRole),
     );
     const database = new postgresql.Database(
-      s.name,
+      `${name}-db`,
       { name: s.name, owner: owner.name },
-      { ...pg, protect: args.protect },
+      pg(s.name, { protect: args.protect }),
     );
     this.databaseName = database.name;
 
     const schema = new MailSchema(
-      "mail-schema",
+      `${name}-schema`,
       { server: args.server, settings: s, after: [database, owner] },
-      { parent: this },
+      { parent: this, aliases: [{ name: "mail-schema" }] },
     );
-    const tables = schema.tables;
     const inDb = { database: database.name, schema: "public" };
-    const afterTables = { ...pg, dependsOn: [tables] };
+    const afterTables = (formerly: string) => pg(formerly, { dependsOn: [schema.tables] });
     // PUBLIC keeps neither CREATE nor USAGE on schema public (an empty list revokes).
     const lockdown = new postgresql.Grant(
-      "public-schema-lockdown",
+      `${name}-public-lockdown`,
       { ...inDb, role: "public", objectType: "schema", privileges: [] },
-      afterTables,
+      afterTables("public-schema-lockdown"),
     );
     const usage = new postgresql.Grant(
-      `${s.readerRole}-schema-usage`,
+      `${name}-reader-usage`,
       { ...inDb, role: reader.name, objectType: "schema", privileges: ["USAGE"] },
-      afterTables,
+      afterTables(`${s.readerRole}-schema-usage`),
     );
     const select = new postgresql.Grant(
-      `${s.readerRole}-select`,
+      `${name}-reader-select`,
       {
         ...inDb,
         role: reader.name,
         objectType: "table",
-        objects: MAIL_TABLES,
+        objects: [...MAIL_TABLES],
         privileges: ["SELECT"],
       },
-      afterTables,
+      afterTables(`${s.readerRole}-select`),
     );
     // Tables the owner makes later are readable too (a Grant covers only tables that exist now).
     const later = new postgresql.DefaultPrivileges(
-      `${s.readerRole}-select-later`,
+      `${name}-reader-select-later`,
       {
         ...inDb,
         owner: owner.name,
@@ -124,10 +135,14 @@ export class MailDatabase extends pulumi.ComponentResource {
         objectType: "table",
         privileges: ["SELECT"],
       },
-      afterTables,
+      afterTables(`${s.readerRole}-select-later`),
     );
 
     this.ready = [...schema.ready, lockdown, usage, select, later];
-    this.registerOutputs({ databaseName: this.databaseName });
+    this.registerOutputs({
+      databaseName: this.databaseName,
+      readerPassword: this.readerPassword,
+      ownerPassword: this.ownerPassword,
+    });
   }
 }

@@ -7,11 +7,14 @@ import { mailOwnerScript, parseUidGid } from "../spec/scripts";
 import type { Server } from "../resources/server";
 
 export interface MailOwnerArgs {
-  server: Server;
-  owner: MailOwnerSpec;
+  /** How the mail server is reached. */
+  readonly server: Server;
+  /** The user, group, optional fixed ids and the mailbox base directory. */
+  readonly owner: MailOwnerSpec;
 }
 
 export class MailOwner extends pulumi.ComponentResource {
+  /** The mail owner's uid and gid, read back from the server. */
   readonly uid: pulumi.Output<number>;
   readonly gid: pulumi.Output<number>;
 
@@ -19,9 +22,9 @@ export class MailOwner extends pulumi.ComponentResource {
     super("vmail:index:MailOwner", name, {}, opts);
     // No delete script: destroying the stack leaves the account and every maildir in place.
     const account = args.server.command(
-      "mail-owner-account",
+      `${name}-account`,
       { script: mailOwnerScript(args.owner), logOutput: true },
-      { parent: this },
+      { parent: this, aliases: [{ name: "mail-owner-account" }] },
     );
     const ids = account.stdout.apply(parseUidGid);
     this.uid = ids.uid;

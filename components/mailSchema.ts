@@ -2,16 +2,18 @@
 // the owner role) and the pg_hba.conf lines for the reader and the owner, followed by a reload.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { DatabaseSettings } from "../spec/config";
-import { HBA_BLOCK, renderHbaBlock } from "../spec/pgHba";
 import { MailTables, PgReload } from "../resources/schema";
 import type { Server } from "../resources/server";
+import type { DatabaseSettings } from "../spec/config";
+import { HBA_BLOCK, renderHbaBlock } from "../spec/pgHba";
 
 export interface MailSchemaArgs {
-  server: Server;
-  settings: DatabaseSettings;
+  /** How the mail server (whose pg_hba.conf this is) is reached. */
+  readonly server: Server;
+  /** The database, its roles and the pg_hba.conf file. */
+  readonly settings: DatabaseSettings;
   /** The database and owner role, which must exist first (a component's dependsOn does not reach its children). */
-  after?: pulumi.Input<pulumi.Resource>[];
+  readonly after?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class MailSchema extends pulumi.ComponentResource {
@@ -23,21 +25,21 @@ export class MailSchema extends pulumi.ComponentResource {
     super("vmail:index:MailSchema", name, {}, opts);
     const s = args.settings;
     this.tables = new MailTables(
-      `${s.name}-tables`,
+      `${name}-tables`,
       { database: s.name, ownerRole: s.ownerRole },
-      { parent: this, dependsOn: args.after },
+      { parent: this, dependsOn: args.after, aliases: [{ name: `${s.name}-tables` }] },
     );
     const hba = args.server.file(
-      "pg-hba-block",
+      `${name}-pg-hba`,
       { path: s.hbaFile, content: renderHbaBlock(s), block: HBA_BLOCK },
-      { parent: this },
+      { parent: this, aliases: [{ name: "pg-hba-block" }] },
     );
     const reload = new PgReload(
-      "pg-hba-reload",
+      `${name}-pg-reload`,
       { trigger: hba.written },
-      { parent: this, dependsOn: [hba] },
+      { parent: this, dependsOn: [hba], aliases: [{ name: "pg-hba-reload" }] },
     );
     this.ready = [this.tables, reload];
-    this.registerOutputs({});
+    this.registerOutputs({ tables: this.tables.id });
   }
 }

@@ -2,25 +2,29 @@
 // and root's mail for one server. It holds no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
+import { Server } from "../resources/server";
 import type { MailSpec } from "../spec/config";
+import { MailAccounts } from "./mailAccounts";
 import { MailDatabase } from "./mailDatabase";
 import { MailOwner } from "./mailOwner";
-import { MailAccounts } from "./mailAccounts";
 import { PostfixMaps } from "./postfixMaps";
 import { PostfixSettings } from "./postfixSettings";
 import { RootForward } from "./rootForward";
-import { Server } from "../resources/server";
 
 export interface MailServerArgs {
-  spec: MailSpec;
-  adminPassword: pulumi.Input<string>;
-  /** The SSH private key (ssh access only). */
-  sshPrivateKey?: pulumi.Output<string>;
+  /** The validated stack config (spec/config.ts). */
+  readonly spec: MailSpec;
+  /** The PostgreSQL admin role's password, a secret. */
+  readonly adminPassword: pulumi.Input<string>;
+  /** The SSH private key, a secret (ssh access only). */
+  readonly sshPrivateKey?: pulumi.Output<string>;
 }
 
 export class MailServer extends pulumi.ComponentResource {
+  /** The mail owner's uid and gid, as the server has them. */
   readonly uid: pulumi.Output<number>;
   readonly gid: pulumi.Output<number>;
+  /** The database roles' passwords (secret). */
   readonly readerPassword: pulumi.Output<string>;
   readonly ownerPassword: pulumi.Output<string>;
   /** Generated mail passwords by address (secret), for the operator to hand over. */
@@ -29,17 +33,22 @@ export class MailServer extends pulumi.ComponentResource {
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailServer", name, {}, opts);
     const { spec } = args;
-    const child = { parent: this };
+    /** A child component `${name}-suffix`, known before as `formerly`. */
+    const child = (formerly: string) => ({ parent: this, aliases: [{ name: formerly }] });
     const server = new Server(spec.server, args.sshPrivateKey);
 
-    const owner = new MailOwner("mail-owner", { server, owner: spec.owner }, child);
+    const owner = new MailOwner(
+      `${name}-owner`,
+      { server, owner: spec.owner },
+      child("mail-owner"),
+    );
     const database = new MailDatabase(
-      "mail-database",
+      `${name}-database`,
       { server, settings: spec.database, adminPassword: args.adminPassword, protect: spec.protect },
-      child,
+      child("mail-database"),
     );
     const accounts = new MailAccounts(
-      "mail-accounts",
+      `${name}-accounts`,
       {
         domains: spec.domains,
         users: spec.users,
@@ -47,10 +56,10 @@ export class MailServer extends pulumi.ComponentResource {
         gid: owner.gid,
         after: database.ready,
       },
-      child,
+      child("mail-accounts"),
     );
     const maps = new PostfixMaps(
-      "postfix-maps",
+      `${name}-postfix-maps`,
       {
         server,
         mapsDir: spec.postfix.mapsDir,
@@ -58,10 +67,10 @@ export class MailServer extends pulumi.ComponentResource {
         readerPassword: database.readerPassword,
         after: database.ready,
       },
-      child,
+      child("postfix-maps"),
     );
     new PostfixSettings(
-      "postfix-settings",
+      `${name}-postfix-settings`,
       {
         postfix: spec.postfix,
         mailboxBase: spec.owner.mailboxBase,
@@ -72,13 +81,13 @@ export class MailServer extends pulumi.ComponentResource {
         // The domains must be rows before Postfix is told to look them up.
         after: [...maps.files, ...accounts.domains],
       },
-      child,
+      child("postfix-settings"),
     );
     if (spec.rootForward.length > 0) {
       new RootForward(
-        "root-mail",
+        `${name}-root-forward`,
         { server, targets: spec.rootForward, path: spec.rootForwardFile },
-        child,
+        child("root-mail"),
       );
     }
 
@@ -87,6 +96,12 @@ export class MailServer extends pulumi.ComponentResource {
     this.readerPassword = database.readerPassword;
     this.ownerPassword = database.ownerPassword;
     this.generatedPasswords = accounts.generatedPasswords;
-    this.registerOutputs({ uid: this.uid, gid: this.gid });
+    this.registerOutputs({
+      uid: this.uid,
+      gid: this.gid,
+      readerPassword: this.readerPassword,
+      ownerPassword: this.ownerPassword,
+      generatedPasswords: this.generatedPasswords,
+    });
   }
 }

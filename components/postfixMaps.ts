@@ -2,19 +2,22 @@
 // the reader's password. PostfixSettings makes main.cf use them.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { DatabaseSettings } from "../spec/config";
-import { MAP_NAMES, mapFilePath, renderMapFile } from "../spec/postfixConfig";
 import type { Server } from "../resources/server";
 import type { ServerFile } from "../resources/serverFile";
+import type { DatabaseSettings } from "../spec/config";
+import { MAP_NAMES, mapFilePath, renderMapFile } from "../spec/postfixConfig";
 
 export interface PostfixMapsArgs {
-  server: Server;
-  mapsDir: string;
+  /** How the mail server is reached. */
+  readonly server: Server;
+  /** Where the .cf files go. */
+  readonly mapsDir: string;
   /** The reader role and database the maps query, on the server's own PostgreSQL port. */
-  database: DatabaseSettings;
-  readerPassword: pulumi.Input<string>;
+  readonly database: DatabaseSettings;
+  /** The reader's password, written into every file (so each file is a secret). */
+  readonly readerPassword: pulumi.Input<string>;
   /** Resources the maps need in place first (grants, pg_hba). */
-  after: pulumi.Input<pulumi.Resource>[];
+  readonly after: pulumi.Input<pulumi.Resource>[];
 }
 
 export class PostfixMaps extends pulumi.ComponentResource {
@@ -26,7 +29,7 @@ export class PostfixMaps extends pulumi.ComponentResource {
     const connection = { port: db.serverPort, user: db.readerRole, dbname: db.name };
     this.files = MAP_NAMES.map((map) =>
       args.server.file(
-        `postfix-${map}-map`,
+        `${name}-${map}`,
         {
           path: mapFilePath(args.mapsDir, map),
           content: pulumi.secret(
@@ -36,9 +39,9 @@ export class PostfixMaps extends pulumi.ComponentResource {
           ),
           ownership: { mode: "0640", owner: "root", group: "postfix" },
         },
-        { parent: this, dependsOn: args.after },
+        { parent: this, dependsOn: args.after, aliases: [{ name: `postfix-${map}-map` }] },
       ),
     );
-    this.registerOutputs({});
+    this.registerOutputs({ paths: this.files.map((f) => f.path) });
   }
 }

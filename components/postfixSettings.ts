@@ -2,45 +2,28 @@
 // they replace kept aside and put back on destroy, and a reload when Postfix runs.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PostfixSettings as Settings } from "../spec/config";
-import { mainCfSettings, proxiedMaps } from "../spec/postfixConfig";
 import { PostfixMainCf } from "../resources/postfixMainCf";
-import type { PostconfInput } from "../spec/scripts";
+import type { PostfixSettings as Settings } from "../spec/config";
+import { postconfInput } from "../spec/postfixConfig";
 
 export interface PostfixSettingsArgs {
-  postfix: Settings;
-  mailboxBase: string;
-  uid: pulumi.Input<number>;
-  gid: pulumi.Input<number>;
-  domains: string[];
+  /** Postfix's config and maps directories, and whether maps go through proxymap. */
+  readonly postfix: Settings;
+  /** virtual_mailbox_base: the directory holding every maildir. */
+  readonly mailboxBase: string;
+  /** The mail owner's uid and gid, as the server has them. */
+  readonly uid: pulumi.Input<number>;
+  readonly gid: pulumi.Input<number>;
+  /** The virtual mailbox domains (refused if Postfix lists one in mydestination). */
+  readonly domains: string[];
   /** The map files: a write of any of them (a repair included) reloads Postfix. */
-  mapFiles: { written: pulumi.Output<string> }[];
-  after: pulumi.Input<pulumi.Resource>[];
-}
-
-/** The input of the postconf scripts, for a given uid and gid. */
-export function postconfInput(
-  args: Pick<PostfixSettingsArgs, "postfix" | "mailboxBase" | "domains">,
-  uid: number,
-  gid: number,
-): PostconfInput {
-  const p = args.postfix;
-  return {
-    configDir: p.configDir,
-    settings: mainCfSettings({
-      mapsDir: p.mapsDir,
-      mailboxBase: args.mailboxBase,
-      uid,
-      gid,
-      proxy: p.proxy,
-    }),
-    domains: args.domains,
-    proxiedMaps: p.proxy ? proxiedMaps(p.mapsDir) : [],
-    backupFile: `${p.mapsDir}/main.cf.before-vmail`,
-  };
+  readonly mapFiles: { written: pulumi.Output<string> }[];
+  /** What must be in place before Postfix is told to use the maps. */
+  readonly after: pulumi.Input<pulumi.Resource>[];
 }
 
 export class PostfixSettings extends pulumi.ComponentResource {
+  /** main.cf's settings as vmail set them. */
   readonly settings: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: PostfixSettingsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -48,9 +31,8 @@ export class PostfixSettings extends pulumi.ComponentResource {
     const input = pulumi
       .all([args.uid, args.gid])
       .apply(([uid, gid]) => postconfInput(args, uid, gid));
-    this.settings = input.settings;
-    new PostfixMainCf(
-      "postfix-main-cf",
+    const mainCf = new PostfixMainCf(
+      `${name}-main-cf`,
       {
         settings: input.settings,
         domains: input.domains,
@@ -59,8 +41,9 @@ export class PostfixSettings extends pulumi.ComponentResource {
         backupFile: input.backupFile,
         reloadAfter: pulumi.all(args.mapFiles.map((f) => f.written)),
       },
-      { parent: this, dependsOn: args.after },
+      { parent: this, dependsOn: args.after, aliases: [{ name: "postfix-main-cf" }] },
     );
+    this.settings = mainCf.settings;
     this.registerOutputs({ settings: this.settings });
   }
 }

@@ -7,15 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, type DbTarget } from "./db";
 import { hashPassword, type HashScheme } from "../spec/passwords";
 import { providerContext } from "./context";
-import {
-  ALIASES,
-  deleteSql,
-  selectSql,
-  TRANSPORTS,
-  upsertSql,
-  USERS,
-  type TableShape,
-} from "../spec/sql";
+import { deleteSql, selectSql, upsertSql } from "../spec/sql";
+import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
 
 type Row = Record<string, unknown>;
 

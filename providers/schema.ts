@@ -6,6 +6,7 @@ import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
 import { inTransaction, poolFor } from "./db";
 import { providerContext } from "./context";
 import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
+import { MAIL_TABLES } from "../spec/tables";
 
 async function ensureTables(inputs: MailTablesInputs): Promise<void> {
   const db = providerContext.get().db;
@@ -46,9 +47,9 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
   async read(id: string, props: MailTablesInputs) {
     const result = await poolFor(providerContext.get().db, props.database).query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)",
-      [["users", "transports", "aliases"]],
+      [MAIL_TABLES],
     );
-    return result.rows[0].n === 3 ? { id, props } : { id: "" };
+    return result.rows[0].n === MAIL_TABLES.length ? { id, props } : { id: "" };
   },
   // Nothing on delete: the tables go with the database, and a kept database keeps its mail data.
   delete: () => Promise.resolve(),

@@ -1,4 +1,7 @@
-// What vmail writes into Postfix: the pgsql lookup files and the main.cf settings. Pure.
+// What vmail writes into Postfix: the pgsql lookup files, the main.cf settings and root's
+// .forward block. Pure.
+
+import type { PostconfInput } from "./scripts";
 
 export type MapName = "mailboxes" | "transport" | "aliases" | "domains";
 
@@ -67,4 +70,36 @@ export function mainCfSettings(input: MainCfInput): Record<string, string> {
 /** The proxy: maps proxymap must be allowed to open (proxy_read_maps), in main.cf's spelling. */
 export function proxiedMaps(mapsDir: string): string[] {
   return MAP_NAMES.map((name) => `proxy:pgsql:${mapFilePath(mapsDir, name)}`);
+}
+
+/** The input of the postconf scripts: vmail's main.cf settings for one server. */
+export interface PostfixSettingsInput {
+  postfix: { configDir: string; mapsDir: string; proxy: boolean };
+  mailboxBase: string;
+  domains: string[];
+}
+
+/** What the postconf scripts are given, for the mail owner's uid and gid as the server has them. */
+export function postconfInput(args: PostfixSettingsInput, uid: number, gid: number): PostconfInput {
+  const p = args.postfix;
+  return {
+    configDir: p.configDir,
+    settings: mainCfSettings({
+      mapsDir: p.mapsDir,
+      mailboxBase: args.mailboxBase,
+      uid,
+      gid,
+      proxy: p.proxy,
+    }),
+    domains: args.domains,
+    proxiedMaps: p.proxy ? proxiedMaps(p.mapsDir) : [],
+    backupFile: `${p.mapsDir}/main.cf.before-vmail`,
+  };
+}
+
+/** vmail's block in root's .forward: one line of addresses, as local(8) reads it. */
+export const FORWARD_BLOCK = { marker: "vmail (managed by Pulumi)", position: "bottom" } as const;
+
+export function renderForward(targets: string[]): string {
+  return `${targets.join(", ")}\n`;
 }

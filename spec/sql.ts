@@ -3,25 +3,7 @@
 // (with pg's own escapeIdentifier).
 
 import { escapeIdentifier } from "pg";
-
-/** A table of the articles, seen as key column + value columns. */
-export interface TableShape {
-  table: "users" | "transports" | "aliases";
-  key: string;
-  columns: string[];
-}
-
-export const USERS: TableShape = {
-  table: "users",
-  key: "email",
-  columns: ["password", "realname", "maildir"],
-};
-export const TRANSPORTS: TableShape = {
-  table: "transports",
-  key: "domain",
-  columns: ["gid", "transport"],
-};
-export const ALIASES: TableShape = { table: "aliases", key: "alias", columns: ["email"] };
+import type { TableShape } from "./tables";
 
 /**
  * The three tables of the articles. One deliberate change: transports.gid is not UNIQUE, since

@@ -14,8 +14,7 @@ import type * as auto from "@pulumi/pulumi/automation";
 import type { DatabaseSettings } from "../../spec/config";
 import { closePools } from "../../providers/db";
 import { HBA_BLOCK } from "../../spec/pgHba";
-import { mapFilePath, type MapName } from "../../spec/postfixConfig";
-import { postconfInput } from "../../components/postfixSettings";
+import { mapFilePath, postconfInput, type MapName } from "../../spec/postfixConfig";
 import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../spec/scripts";
 import { mustRunOnServer } from "../../providers/shell";
 import {
@@ -241,7 +240,7 @@ describe("vmail under the real engine, on this machine", () => {
     );
     assert.deepEqual(changedResources(upEvents), [
       "create dave_sonofdave@example.com",
-      "create postfix-transport-map",
+      "create mail-postfix-maps-transport",
     ]);
     assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
     assert.equal(postmap("transport", "example.com"), "virtual:");

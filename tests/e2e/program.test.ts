@@ -257,15 +257,15 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     const refreshed = events();
     await timed("program: refresh", () => t.stack.refresh(t.opts({ onEvent: refreshed.onEvent })));
     assert.deepEqual(goneOnRefresh(refreshed.list), DELETED_BEHIND_VMAILS_BACK);
-    assert.deepEqual(changedOnRefresh(refreshed.list), ["postfix-main-cf"]);
+    assert.deepEqual(changedOnRefresh(refreshed.list), ["mail-postfix-settings-main-cf"]);
 
     const reloadsBefore = postfix.reloads();
     const repaired = events();
     await timed("program: up after drift", () => t.stack.up(t.opts({ onEvent: repaired.onEvent })));
     assert.deepEqual(changedResources(repaired.list), [
       "create dave_sonofdave@example.com",
-      "create postfix-transport-map",
-      "update postfix-main-cf",
+      "create mail-postfix-maps-transport",
+      "update mail-postfix-settings-main-cf",
     ]);
     assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
     assert.ok(await reloadedSince(reloadsBefore), "the repair reloaded Postfix");

@@ -25,7 +25,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
   return () => {
     const { spec, sshPrivateKey } = readStackConfig();
     const server = new Server(spec.server, sshPrivateKey);
-    const schema = new MailSchema("mail-schema", { server, settings: spec.database });
+    const schema = new MailSchema("mail-database-schema", { server, settings: spec.database });
     const accounts = new MailAccounts("mail-accounts", {
       domains: spec.domains,
       users: spec.users,
@@ -33,7 +33,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
       gid: harness.gid,
       after: schema.ready,
     });
-    new PostfixMaps("postfix-maps", {
+    new PostfixMaps("mail-postfix-maps", {
       server,
       mapsDir: spec.postfix.mapsDir,
       database: spec.database,
@@ -41,7 +41,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
       after: schema.ready,
     });
     if (spec.rootForward.length > 0) {
-      new RootForward("root-mail", {
+      new RootForward("mail-root-forward", {
         server,
         targets: spec.rootForward,
         path: spec.rootForwardFile,

@@ -85,7 +85,10 @@ export async function deleteAliasRowAndTransportMap(
 }
 
 /** What a refresh finds after deleteAliasRowAndTransportMap (see goneOnRefresh). */
-export const DELETED_BEHIND_VMAILS_BACK = ["dave_sonofdave@example.com", "postfix-transport-map"];
+export const DELETED_BEHIND_VMAILS_BACK = [
+  "dave_sonofdave@example.com",
+  "mail-postfix-maps-transport",
+];
 
 /** Dovecot (doveadm pw -t) accepts dave's generated and erin's clear-config password as stored. */
 export async function assertStoredPasswordsVerify(

@@ -64,19 +64,40 @@ describe("the dev stack's resource graph", () => {
     const parentOf = (type: string, name: string) => engine.nameOf(engine.find(type, name).parent);
     assert.equal(parentOf("vmail:index:MailOwner", "mail-owner"), "mail");
     assert.equal(parentOf("vmail:index:MailDatabase", "mail-database"), "mail");
-    assert.equal(parentOf("vmail:index:PostfixMaps", "postfix-maps"), "mail");
-    assert.equal(parentOf("vmail:index:PostfixSettings", "postfix-settings"), "mail");
+    assert.equal(parentOf("vmail:index:PostfixMaps", "mail-postfix-maps"), "mail");
+    assert.equal(parentOf("vmail:index:PostfixSettings", "mail-postfix-settings"), "mail");
     assert.equal(parentOf("vmail:index:MailAccounts", "mail-accounts"), "mail");
-    assert.equal(parentOf("vmail:index:MailSchema", "mail-schema"), "mail-database");
-    assert.equal(parentOf("vmail:index:RootForward", "root-mail"), "mail");
+    assert.equal(parentOf("vmail:index:MailSchema", "mail-database-schema"), "mail-database");
+    assert.equal(parentOf("vmail:index:RootForward", "mail-root-forward"), "mail");
     assert.equal(parentOf("command:local:Command", "mail-owner-account"), "mail-owner");
-    assert.equal(parentOf("postgresql:index/role:Role", "mailreader"), "mail-database");
-    assert.equal(parentOf("postgresql:index/database:Database", "mail"), "mail-database");
+    assert.equal(parentOf("postgresql:index/role:Role", "mail-database-reader"), "mail-database");
+    assert.equal(
+      parentOf("postgresql:index/database:Database", "mail-database-db"),
+      "mail-database",
+    );
     assert.equal(parentOf(`${DYN}MailUser`, "dave@example.com"), "mail-accounts");
-    assert.equal(parentOf(`${DYN}ServerFile`, "postfix-mailboxes-map"), "postfix-maps");
-    assert.equal(parentOf(`${DYN}ServerFile`, "pg-hba-block"), "mail-schema");
-    assert.equal(parentOf(`${DYN}MailTables`, "mail-tables"), "mail-schema");
-    assert.equal(parentOf(`${DYN}PostfixMainCf`, "postfix-main-cf"), "postfix-settings");
+    assert.equal(parentOf(`${DYN}ServerFile`, "mail-postfix-maps-mailboxes"), "mail-postfix-maps");
+    assert.equal(
+      parentOf(`${DYN}ServerFile`, "mail-database-schema-pg-hba"),
+      "mail-database-schema",
+    );
+    assert.equal(
+      parentOf(`${DYN}MailTables`, "mail-database-schema-tables"),
+      "mail-database-schema",
+    );
+    assert.equal(
+      parentOf(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf"),
+      "mail-postfix-settings",
+    );
+  });
+
+  it("names every child from its component's name (rows: by their address), never from config", () => {
+    const rows = /^pulumi-nodejs:dynamic\/vmail:Mail(User|Alias|Domain)$/;
+    const misnamed = engine.recorded
+      .filter((r) => r.parent && engine.nameOf(r.parent) && !rows.test(r.type))
+      .filter((r) => !r.name.startsWith(`${engine.nameOf(r.parent)}-`))
+      .map((r) => `${r.type}::${r.name} under ${engine.nameOf(r.parent)}`);
+    assert.deepEqual(misnamed, []);
   });
 
   it("gives every postgresql resource the explicit provider, never the default one", () => {
@@ -91,14 +112,19 @@ describe("the dev stack's resource graph", () => {
   });
 
   it("orders the tables after the database, grants after the tables, rows after both", () => {
-    const tables = engine.find(`${DYN}MailTables`, "mail-tables").resource;
-    const database = engine.find("postgresql:index/database:Database", "mail").resource;
-    assert.ok(engine.find(`${DYN}MailTables`, "mail-tables").dependsOn.includes(database));
-    const select = engine.find("postgresql:index/grant:Grant", "mailreader-select").resource;
+    const tables = engine.find(`${DYN}MailTables`, "mail-database-schema-tables").resource;
+    const database = engine.find("postgresql:index/database:Database", "mail-database-db").resource;
+    assert.ok(
+      engine.find(`${DYN}MailTables`, "mail-database-schema-tables").dependsOn.includes(database),
+    );
+    const select = engine.find(
+      "postgresql:index/grant:Grant",
+      "mail-database-reader-select",
+    ).resource;
     for (const grant of [
-      "mailreader-select",
-      "mailreader-schema-usage",
-      "public-schema-lockdown",
+      "mail-database-reader-select",
+      "mail-database-reader-usage",
+      "mail-database-public-lockdown",
     ]) {
       assert.ok(
         engine.find("postgresql:index/grant:Grant", grant).dependsOn.includes(tables),
@@ -107,7 +133,10 @@ describe("the dev stack's resource graph", () => {
     }
     assert.ok(
       engine
-        .find("postgresql:index/defaultPrivileges:DefaultPrivileges", "mailreader-select-later")
+        .find(
+          "postgresql:index/defaultPrivileges:DefaultPrivileges",
+          "mail-database-reader-select-later",
+        )
         .dependsOn.includes(tables),
     );
     for (const row of engine.recorded.filter((r) => /Mail(User|Alias|Domain)$/.test(r.type))) {
@@ -121,7 +150,7 @@ describe("the dev stack's resource graph", () => {
     const row = await valueOf(domain.props.row as pulumi.Input<{ gid: number }>);
     assert.equal(row.gid, MOCK_GID);
     assert.equal(await valueOf(server.uid), MOCK_UID);
-    const mainCf = engine.find(`${DYN}PostfixMainCf`, "postfix-main-cf");
+    const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
     const settings = await valueOf(mainCf.props.settings as pulumi.Input<Record<string, string>>);
     assert.equal(settings.virtual_uid_maps, `static:${MOCK_UID}`);
     assert.equal(settings.virtual_gid_maps, `static:${MOCK_GID}`);
@@ -129,13 +158,18 @@ describe("the dev stack's resource graph", () => {
 
   it("locks schema public: PUBLIC gets nothing, the reader USAGE and SELECT only", async () => {
     const grant = (name: string) => engine.find("postgresql:index/grant:Grant", name).props;
-    assert.deepEqual(await valueOf(grant("public-schema-lockdown").privileges as string[]), []);
-    assert.equal(grant("public-schema-lockdown").role, "public");
-    assert.deepEqual(await valueOf(grant("mailreader-schema-usage").privileges as string[]), [
+    assert.deepEqual(
+      await valueOf(grant("mail-database-public-lockdown").privileges as string[]),
+      [],
+    );
+    assert.equal(grant("mail-database-public-lockdown").role, "public");
+    assert.deepEqual(await valueOf(grant("mail-database-reader-usage").privileges as string[]), [
       "USAGE",
     ]);
-    assert.deepEqual(await valueOf(grant("mailreader-select").privileges as string[]), ["SELECT"]);
-    assert.deepEqual(await valueOf(grant("mailreader-select").objects as string[]), [
+    assert.deepEqual(await valueOf(grant("mail-database-reader-select").privileges as string[]), [
+      "SELECT",
+    ]);
+    assert.deepEqual(await valueOf(grant("mail-database-reader-select").objects as string[]), [
       "users",
       "transports",
       "aliases",
@@ -146,18 +180,18 @@ describe("the dev stack's resource graph", () => {
 describe("secrets in the graph", () => {
   it("every map file's content, the role passwords and the admin password are secrets", async () => {
     for (const map of ["mailboxes", "transport", "aliases", "domains"]) {
-      const file = engine.find(`${DYN}ServerFile`, `postfix-${map}-map`);
+      const file = engine.find(`${DYN}ServerFile`, `mail-postfix-maps-${map}`);
       assert.equal(await isSecretInput(file.props.content), true, `${map}.cf content`);
       assert.match(
         await valueOf(file.props.content as pulumi.Input<string>),
-        /password = pw-of-mailreader-password/,
+        /password = pw-of-mail-database-reader-password/,
       );
     }
-    for (const role of ["mailreader", "mailreader_admin"]) {
+    for (const role of ["mail-database-reader", "mail-database-owner"]) {
       const props = engine.find("postgresql:index/role:Role", role).props;
       assert.equal(await isSecretInput(props.password), true, `${role} password`);
     }
-    const provider = engine.find("pulumi:providers:postgresql", "postgresql");
+    const provider = engine.find("pulumi:providers:postgresql", "mail-database-provider");
     assert.equal(await isSecretInput(provider.props.password), true, "admin password");
   });
 

@@ -61,6 +61,8 @@ describe("index.ts", () => {
     assert.deepEqual(await valueOf(program.domains), ["example.com"]);
     assert.equal(await isSecretInput(program.generatedPasswords), true);
     assert.ok(registered.includes("pulumi-nodejs:dynamic/vmail:MailUser::dave@example.com"));
-    assert.ok(registered.includes("pulumi-nodejs:dynamic/vmail:ServerFile::root-forward"));
+    assert.ok(
+      registered.includes("pulumi-nodejs:dynamic/vmail:ServerFile::mail-root-forward-file"),
+    );
   });
 });
