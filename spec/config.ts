@@ -383,7 +383,7 @@ function readDomains(r: Reader, file?: AccountsFile): string[] {
       r.failAt(label, "a domain is a string");
       continue;
     }
-    const domain = value.trim().toLowerCase().replace(/\.$/, "");
+    const domain = normalizeAddress(value).replace(/\.$/, "");
     const error = domainRule(domain);
     const first = seen.get(domain);
     if (error) r.failAt(label, `${JSON.stringify(value)}: ${error}`);

@@ -24,9 +24,13 @@ export function domainRule(domain: string): string | undefined {
   return undefined;
 }
 
-/** Postfix folds lookup keys to lower case, so addresses are stored folded; only ASCII folds safely. */
+/**
+ * Postfix folds lookup keys to lower case, so addresses are stored folded. Only ASCII letters
+ * are folded: a non-ASCII one stays as it is, for the address rules to refuse (U+212A KELVIN
+ * SIGN would otherwise lower-case to an ASCII "k" and slip through).
+ */
 export function normalizeAddress(raw: string): string {
-  return raw.trim().toLowerCase();
+  return raw.trim().replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 export interface ParsedAddress {
