@@ -1,7 +1,17 @@
 // Stack config -> a validated, normalized MailSpec. Pure: no Pulumi calls, so it runs the same in
 // the program, in the dynamic providers (from the config they are handed) and in unit tests.
 // Every problem is collected and reported at once, each naming its entry and the rule it breaks.
+// The shape of each user and alias is zod's job (accountsSchema.ts); the rules across entries
+// (duplicates, domains, shared maildirs, targets, loops) are the plain functions here.
 
+import {
+  ALIAS_FIELDS,
+  aliasEntrySchema,
+  entryProblem,
+  USER_FIELDS,
+  userEntrySchema,
+  type UserEntry,
+} from "./accountsSchema";
 import { HASH_SCHEMES, storedHashProblem, type HashScheme } from "./passwords";
 import {
   absolutePathRule,
@@ -396,16 +406,6 @@ function readDomains(r: Reader, file?: AccountsFile): string[] {
   return domains;
 }
 
-const USER_KEYS = new Set([
-  "address",
-  "realname",
-  "maildir",
-  "password",
-  "passwordHash",
-  "passwordVersion",
-  "scheme",
-]);
-
 function readUsers(
   r: Reader,
   domains: Set<string>,
@@ -421,11 +421,10 @@ function readUsers(
     }
     const label = `${where} (${entry.address})`;
     const fail = (rule: string) => r.failAt(label, rule);
-    const unknown = Object.keys(entry).filter((k) => !USER_KEYS.has(k));
-    if (unknown.length > 0) {
-      return fail(`unknown field(s) ${unknown.join(", ")}; known: ${[...USER_KEYS].join(", ")}`);
-    }
-    const address = normalizeAddress(entry.address);
+    const shape = userEntrySchema.safeParse(entry);
+    if (!shape.success) return fail(entryProblem(shape.error, USER_FIELDS));
+    const user = shape.data;
+    const address = normalizeAddress(user.address);
     const { parsed, error } = addressRule(address, false);
     if (!parsed) return fail(error ?? "invalid address");
     if (!domains.has(parsed.domain)) {
@@ -435,31 +434,19 @@ function readUsers(
     if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
     seen.set(address, label);
 
-    let realname: string | null = null;
-    if (entry.realname !== undefined && entry.realname !== null) {
-      if (typeof entry.realname !== "string") return fail("realname is a string");
-      const textError = textRule(entry.realname);
-      if (textError) return fail(`realname: ${textError}`);
-      realname = entry.realname;
-    }
+    const realname = user.realname ?? null;
+    const textError = realname === null ? undefined : textRule(realname);
+    if (textError) return fail(`realname: ${textError}`);
 
-    const maildir = entry.maildir ?? `${parsed.domain}/${parsed.local}/`;
-    if (typeof maildir !== "string") return fail("maildir is a string");
+    const maildir = user.maildir ?? `${parsed.domain}/${parsed.local}/`;
     const maildirError = maildirRule(maildir);
     if (maildirError) return fail(`maildir ${JSON.stringify(maildir)}: ${maildirError}`);
     const sharer = maildirs.get(maildir);
     if (sharer) return fail(`maildir ${maildir} is already the maildir of ${sharer}`);
     maildirs.set(maildir, address);
 
-    let scheme = defaultScheme;
-    if (entry.scheme !== undefined) {
-      if (!(HASH_SCHEMES as readonly unknown[]).includes(entry.scheme)) {
-        return fail(`scheme must be one of ${HASH_SCHEMES.join(", ")}`);
-      }
-      scheme = entry.scheme as HashScheme;
-    }
-
-    const password = readPasswordSource(r, entry, fail, fromFile);
+    const scheme = user.scheme ?? defaultScheme;
+    const password = readPasswordSource(r, user, fail, fromFile);
     if (!password) return;
     users.push({ address, domain: parsed.domain, realname, maildir, scheme, password });
   });
@@ -468,7 +455,7 @@ function readUsers(
 
 function readPasswordSource(
   r: Reader,
-  entry: Record<string, unknown>,
+  entry: UserEntry,
   fail: (rule: string) => void,
   fromFile: boolean,
 ): PasswordSource | undefined {
@@ -482,10 +469,6 @@ function readPasswordSource(
     return undefined;
   }
   if (passwordHash !== undefined) {
-    if (typeof passwordHash !== "string") {
-      fail("passwordHash is a string made by `doveadm pw`");
-      return undefined;
-    }
     const error = storedHashProblem(passwordHash);
     if (error) {
       fail(`passwordHash: ${error}`);
@@ -494,10 +477,6 @@ function readPasswordSource(
     return { kind: "hash", hash: passwordHash };
   }
   if (password !== undefined) {
-    if (typeof password !== "string" || password.length === 0) {
-      fail("password is a non-empty string");
-      return undefined;
-    }
     if (fromFile) {
       fail(
         "a clear-text password cannot be kept in the accounts file, which is not encrypted: " +
@@ -514,12 +493,7 @@ function readPasswordSource(
     }
     return { kind: "clear", clear: password };
   }
-  const version = passwordVersion ?? 1;
-  if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
-    fail("passwordVersion is a whole number from 1 up (raise it to generate a new password)");
-    return undefined;
-  }
-  return { kind: "generated", version };
+  return { kind: "generated", version: passwordVersion ?? 1 };
 }
 
 function readAliases(
@@ -544,10 +518,9 @@ function readAliases(
     }
     const label = `${where} (${entry.address})`;
     const fail = (rule: string) => r.failAt(label, rule);
-    const unknown = Object.keys(entry).filter((k) => k !== "address" && k !== "to");
-    if (unknown.length > 0)
-      return fail(`unknown field(s) ${unknown.join(", ")}; known: address, to`);
-    const address = normalizeAddress(entry.address);
+    const shape = aliasEntrySchema.safeParse(entry);
+    if (!shape.success) return fail(entryProblem(shape.error, ALIAS_FIELDS));
+    const address = normalizeAddress(shape.data.address);
     const { parsed, error } = addressRule(address, true);
     if (!parsed) return fail(error ?? "invalid address");
     if (!domains.has(parsed.domain))
@@ -556,13 +529,9 @@ function readAliases(
     if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
     seen.set(address, label);
 
-    const rawTargets = typeof entry.to === "string" ? [entry.to] : entry.to;
-    if (!Array.isArray(rawTargets) || rawTargets.length === 0) {
-      return fail("`to` is an address or a non-empty list of addresses");
-    }
+    const to = shape.data.to;
     const targets: string[] = [];
-    for (const rawTarget of rawTargets) {
-      if (typeof rawTarget !== "string") return fail("`to` holds addresses (strings)");
+    for (const rawTarget of typeof to === "string" ? [to] : to) {
       const target = normalizeAddress(rawTarget);
       const t = addressRule(target, false);
       if (!t.parsed) return fail(`target ${JSON.stringify(rawTarget)}: ${t.error}`);

@@ -71,18 +71,19 @@ function stackFile(): Record<string, unknown> {
     "vmail:postfixConfigDir": postfix.configDir,
     "vmail:postfixMapsDir": p.mapsDir,
     "vmail:domains": DOMAINS,
+    // Typed in Pulumi.yaml as lists of objects: written as YAML, the clear password apart.
+    "vmail:users": mailAccounts().users.map((u) =>
+      Object.fromEntries(Object.entries(u).filter(([field]) => field !== "password")),
+    ),
     "vmail:aliases": mailAccounts().aliases,
     "vmail:rootForward": ["dave@example.com"],
     "vmail:rootForwardFile": p.forward,
   };
 }
 
-/** Set through `pulumi config set --secret` (stdin): the admin password, and users with a clear one. */
-function secretConfig(change?: "second"): Record<string, auto.ConfigValue> {
-  return {
-    "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true },
-    "vmail:users": { value: JSON.stringify(mailAccounts(change).users), secret: true },
-  };
+/** Set through `pulumi config set --secret` (stdin): the admin password. */
+function secretConfig(): Record<string, auto.ConfigValue> {
+  return { "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true } };
 }
 
 const postmap = (map: MapName, key: string) => postmapQuery(postfix, paths().mapsDir, map, key);
@@ -150,6 +151,8 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       { projectDir: REPO, files: PROJECT_FILES, stackFile: stackFile() },
       secretConfig(),
     );
+    // erin's clear-text password, as the README says: a secret at its path in the list.
+    t.setPaths({ "vmail:users[1].password": { value: CLEAR_PASSWORD, secret: true } });
   });
 
   after(async () => {
@@ -231,10 +234,13 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
   });
 
   it("3. the preview names exactly the rows that change", async () => {
-    t.setConfig({
-      ...secretConfig("second"),
-      "vmail:aliases": { value: JSON.stringify(mailAccounts("second").aliases) },
+    // What mailAccounts("second") says, done as an operator edits the lists.
+    t.setPaths({
+      "vmail:users[2].address": { value: "frank@example.com" },
+      "vmail:users[2].realname": { value: "Frank" },
+      "vmail:users[0].realname": { value: "David" },
     });
+    t.removePath("vmail:aliases[2]");
     const seen = events();
     await timed("program: preview of three changes", () =>
       t.stack.preview(t.opts({ onEvent: seen.onEvent })),

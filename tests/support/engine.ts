@@ -42,6 +42,10 @@ export interface TestStack {
   env: Record<string, string>;
   /** Sets config through `pulumi config set`'s stdin: no value, secret or not, on a command line. */
   setConfig(config: Record<string, auto.ConfigValue>): void;
+  /** The same with --path, as an operator edits a list entry: `vmail:users[2].realname`. */
+  setPaths(config: Record<string, auto.ConfigValue>): void;
+  /** `pulumi config rm --path`, e.g. `vmail:aliases[2]`. */
+  removePath(path: string): void;
   /** Every file the backend wrote (state, backups, history), as stored on disk. */
   storedState(): string;
   /** Everything the engine printed so far, for searching for secrets. */
@@ -128,17 +132,18 @@ export async function createTestStack(
       { envVars },
     );
   }
-  const setConfig = (values: Record<string, auto.ConfigValue>) => {
+  const pulumiConfig = (args: string[], input = "") =>
+    execFileSync("pulumi", ["config", ...args, "--stack", name], {
+      cwd: workDir,
+      input,
+      env: { ...process.env, ...envVars },
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+  const setConfig = (values: Record<string, auto.ConfigValue>, path = false) => {
     for (const [key, { value, secret }] of Object.entries(values)) {
-      execFileSync(
-        "pulumi",
-        ["config", "set", "--stack", name, ...(secret ? ["--secret"] : []), key],
-        {
-          cwd: workDir,
-          input: value,
-          env: { ...process.env, ...envVars },
-          stdio: ["pipe", "ignore", "inherit"],
-        },
+      pulumiConfig(
+        ["set", ...(path ? ["--path"] : []), ...(secret ? ["--secret"] : []), key],
+        value,
       );
     }
   };
@@ -149,6 +154,8 @@ export async function createTestStack(
     workDir,
     env: envVars,
     setConfig,
+    setPaths: (values: Record<string, auto.ConfigValue>) => setConfig(values, true),
+    removePath: (path: string) => pulumiConfig(["rm", "--path", path]),
     storedState: () => readTree(join(base, "state")),
     output,
     opts: <T extends object>(extra?: T) =>

@@ -2,9 +2,12 @@
 // and each input rule refuses bad input with a message naming the entry and the rule.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError, DEFAULTS, findAliasLoop, parseConfig } from "../../spec/config";
-import { projectFile, rawConfigFor } from "../support/stackFiles";
+import { projectFile, rawConfigFor, REPO } from "../support/stackFiles";
+import { accountsJsonSchema } from "../../spec/accountsSchema";
 
 const DOVEADM_BLF = "{BLF-CRYPT}$2y$05$uo3XT8PqCkPHm6uZ8GgEd.lcCsY9/Ld4vLDlQ3xw8V7F9I5IQHqLa";
 
@@ -328,5 +331,12 @@ describe("the accounts file (vmail:accountsFile)", () => {
     );
     assert.throws(() => parseWith(["not", "a", "mapping"]), /accounts\.yaml: must be a mapping/);
     assert.throws(() => parseWith({ users: "dave" }), /accounts\.yaml: must be a mapping/);
+  });
+});
+
+describe("the accounts file's JSON Schema", () => {
+  it("accounts.schema.json is what spec/accountsSchema.ts says (npm run schema writes it)", () => {
+    const committed: unknown = JSON.parse(readFileSync(join(REPO, "accounts.schema.json"), "utf8"));
+    assert.deepEqual(committed, accountsJsonSchema());
   });
 });
