@@ -10,8 +10,10 @@ import {
   entryProblem,
   USER_FIELDS,
   userEntrySchema,
+  type AliasEntry,
   type UserEntry,
 } from "./accountsSchema";
+import type { z } from "zod";
 import { HASH_SCHEMES, storedHashProblem, type HashScheme } from "./passwords";
 import {
   absolutePathRule,
@@ -406,6 +408,62 @@ function readDomains(r: Reader, file?: AccountsFile): string[] {
   return domains;
 }
 
+/** What tells a user entry from an alias entry, for checkEntry. */
+interface EntryKind<T extends { address: string }> {
+  /** The message for an entry that is not an object with an address. */
+  notAnObject: string;
+  schema: z.ZodType<T>;
+  fields: readonly string[];
+  /** `@domain` (a catch-all) is an address here. */
+  catchAll: boolean;
+}
+
+const USER_ENTRY: EntryKind<UserEntry> = {
+  notAnObject: "a user is an object with at least an `address`",
+  schema: userEntrySchema,
+  fields: USER_FIELDS,
+  catchAll: false,
+};
+const ALIAS_ENTRY: EntryKind<AliasEntry> = {
+  notAnObject: "an alias is an object with `address` and `to`",
+  schema: aliasEntrySchema,
+  fields: ALIAS_FIELDS,
+  catchAll: true,
+};
+
+/**
+ * What users and aliases have in common: the entry's shape (zod), its address, its domain among
+ * the declared ones, and no other entry of its kind with the same address. Undefined when a
+ * problem was recorded; else the entry, its address and the `fail` that names it.
+ */
+function checkEntry<T extends { address: string }>(
+  r: Reader,
+  where: string,
+  entry: unknown,
+  kind: EntryKind<T>,
+  domains: Set<string>,
+  seen: Map<string, string>,
+) {
+  if (!isRecord(entry) || typeof entry.address !== "string") {
+    r.failAt(where, kind.notAnObject);
+    return undefined;
+  }
+  const label = `${where} (${entry.address})`;
+  const fail = (rule: string) => r.failAt(label, rule);
+  const shape = kind.schema.safeParse(entry);
+  if (!shape.success) return fail(entryProblem(shape.error, kind.fields));
+  const address = normalizeAddress(shape.data.address);
+  const { parsed, error } = addressRule(address, kind.catchAll);
+  if (!parsed) return fail(error ?? "invalid address");
+  if (!domains.has(parsed.domain)) {
+    return fail(`its domain ${parsed.domain} is not in vmail:domains`);
+  }
+  const previous = seen.get(address);
+  if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
+  seen.set(address, label);
+  return { data: shape.data, address, parsed, fail };
+}
+
 function readUsers(
   r: Reader,
   domains: Set<string>,
@@ -416,23 +474,9 @@ function readUsers(
   const maildirs = new Map<string, string>();
   const users: UserSpec[] = [];
   r.entries("users", file).forEach(({ label: where, value: entry, fromFile }) => {
-    if (!isRecord(entry) || typeof entry.address !== "string") {
-      return r.failAt(where, "a user is an object with at least an `address`");
-    }
-    const label = `${where} (${entry.address})`;
-    const fail = (rule: string) => r.failAt(label, rule);
-    const shape = userEntrySchema.safeParse(entry);
-    if (!shape.success) return fail(entryProblem(shape.error, USER_FIELDS));
-    const user = shape.data;
-    const address = normalizeAddress(user.address);
-    const { parsed, error } = addressRule(address, false);
-    if (!parsed) return fail(error ?? "invalid address");
-    if (!domains.has(parsed.domain)) {
-      return fail(`its domain ${parsed.domain} is not in vmail:domains`);
-    }
-    const previous = seen.get(address);
-    if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
-    seen.set(address, label);
+    const checked = checkEntry(r, where, entry, USER_ENTRY, domains, seen);
+    if (!checked) return;
+    const { data: user, address, parsed, fail } = checked;
 
     const realname = user.realname ?? null;
     const textError = realname === null ? undefined : textRule(realname);
@@ -513,23 +557,11 @@ function readAliases(
     ),
   );
   entries.forEach(({ label: where, value: entry }) => {
-    if (!isRecord(entry) || typeof entry.address !== "string") {
-      return r.failAt(where, "an alias is an object with `address` and `to`");
-    }
-    const label = `${where} (${entry.address})`;
-    const fail = (rule: string) => r.failAt(label, rule);
-    const shape = aliasEntrySchema.safeParse(entry);
-    if (!shape.success) return fail(entryProblem(shape.error, ALIAS_FIELDS));
-    const address = normalizeAddress(shape.data.address);
-    const { parsed, error } = addressRule(address, true);
-    if (!parsed) return fail(error ?? "invalid address");
-    if (!domains.has(parsed.domain))
-      return fail(`its domain ${parsed.domain} is not in vmail:domains`);
-    const previous = seen.get(address);
-    if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
-    seen.set(address, label);
+    const checked = checkEntry(r, where, entry, ALIAS_ENTRY, domains, seen);
+    if (!checked) return;
+    const { data: alias, address, parsed, fail } = checked;
 
-    const to = shape.data.to;
+    const to = alias.to;
     const targets: string[] = [];
     for (const rawTarget of typeof to === "string" ? [to] : to) {
       const target = normalizeAddress(rawTarget);
