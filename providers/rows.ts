@@ -143,8 +143,11 @@ async function passwordFor(
     if (sameScheme && olds.password === news.password) return { hash: olds.writtenHash };
     return { hash: await hashPassword(news.password, scheme) };
   }
-  if (sameScheme && olds.generatedPassword && olds.row.generateVersion === generateVersion) {
-    return { hash: olds.writtenHash, generated: olds.generatedPassword };
+  if (olds?.generatedPassword && olds.row.generateVersion === generateVersion) {
+    // Same password: a new scheme hashes it again, it never makes the user a new one.
+    const generated = olds.generatedPassword;
+    if (sameScheme) return { hash: olds.writtenHash, generated };
+    return { hash: await hashPassword(generated, scheme), generated };
   }
   const generated = generatePassword();
   return { hash: await hashPassword(generated, scheme), generated };

@@ -21,8 +21,10 @@ import {
   domainRule,
   hostRule,
   identifierRule,
+  mailboxBaseRule,
   maildirRule,
   normalizeAddress,
+  ownerNameRule,
   portRule,
   textRule,
 } from "./rules";
@@ -278,8 +280,13 @@ class Reader {
   }
 }
 
+/** A fixed id for the mail owner: a regular one (Debian's first is 1000), never a system one. */
 const uidRule = (v: number) =>
-  v >= 1 && v <= 2 ** 31 - 1 ? undefined : "an id is a whole number from 1 to 2147483647";
+  v >= 1000 && v <= 2 ** 31 - 1
+    ? undefined
+    : "the mail owner's id is a regular one, from 1000 to 2147483647 (below are system accounts)";
+const versionRule = (v: number) =>
+  v >= 1 ? undefined : "a version counts from 1 up (raise it by one to rotate)";
 
 export function readServerAccess(r: Reader): ServerAccess {
   const mode = r.oneOf("serverMode", DEFAULTS.serverMode, ["local", "ssh"] as const);
@@ -329,8 +336,16 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
     serverPort: r.optionalInteger("pgServerPort", portRule) ?? port,
     hbaFile: r.string("pgHbaFile", DEFAULTS.pgHbaFile, absolutePathRule),
     hbaMethod: r.oneOf("pgHbaMethod", DEFAULTS.pgHbaMethod, ["scram-sha-256", "md5"] as const),
-    readerPasswordVersion: r.integer("readerPasswordVersion", DEFAULTS.readerPasswordVersion),
-    ownerPasswordVersion: r.integer("ownerPasswordVersion", DEFAULTS.ownerPasswordVersion),
+    readerPasswordVersion: r.integer(
+      "readerPasswordVersion",
+      DEFAULTS.readerPasswordVersion,
+      versionRule,
+    ),
+    ownerPasswordVersion: r.integer(
+      "ownerPasswordVersion",
+      DEFAULTS.ownerPasswordVersion,
+      versionRule,
+    ),
   };
   if (settings.readerRole === settings.ownerRole) {
     r.fail("readerRole", "the reader and the owner must be two different roles");
@@ -354,11 +369,11 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const server = readServerAccess(r);
   const database = readDatabaseSettings(r);
   const owner: MailOwnerSpec = {
-    user: r.string("mailUser", DEFAULTS.mailUser, identifierRule),
-    group: r.string("mailGroup", DEFAULTS.mailGroup, identifierRule),
+    user: r.string("mailUser", DEFAULTS.mailUser, ownerNameRule),
+    group: r.string("mailGroup", DEFAULTS.mailGroup, ownerNameRule),
     uid: r.optionalInteger("mailUid", uidRule),
     gid: r.optionalInteger("mailGid", uidRule),
-    mailboxBase: r.string("mailboxBase", DEFAULTS.mailboxBase, absolutePathRule),
+    mailboxBase: r.string("mailboxBase", DEFAULTS.mailboxBase, mailboxBaseRule),
   };
   const postfix: PostfixSettings = {
     configDir: r.string("postfixConfigDir", DEFAULTS.postfixConfigDir, absolutePathRule),

@@ -103,12 +103,70 @@ export function absolutePathRule(path: string): string | undefined {
   return undefined;
 }
 
-/** Free text stored in a row (a real name): anything printable; control characters are refused. */
+/** The longest real name vmail stores, in characters: a name, not a document. */
+export const MAX_TEXT = 128;
+
+/** Free text stored in a row (a real name): printable, at most MAX_TEXT characters. */
 export function textRule(text: string): string | undefined {
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(text)
-    ? "text may not contain control characters (newline, tab, NUL...)"
-    : undefined;
+  if (/[\u0000-\u001f\u007f]/.test(text)) {
+    return "text may not contain control characters (newline, tab, NUL...)";
+  }
+  const length = [...text].length;
+  return length > MAX_TEXT ? `at most ${MAX_TEXT} characters (this has ${length})` : undefined;
+}
+
+/** Where a maildir base may not be: the root and the system's own directories. */
+const SYSTEM_DIRS = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/sys",
+  "/usr",
+  "/var",
+  "/tmp",
+  "/home",
+];
+const SYSTEM_TREES = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/proc",
+  "/run",
+  "/sbin",
+  "/sys",
+  "/usr",
+];
+
+/** The mail owner's home and maildir base: its own directory, never / or a system one. */
+export function mailboxBaseRule(path: string): string | undefined {
+  const problem = absolutePathRule(path);
+  if (problem) return problem;
+  const dir = path.replace(/\/+$/, "") || "/";
+  if (dir === "/" || SYSTEM_DIRS.includes(dir)) {
+    return "the mailbox base is a directory of its own, not / or a system directory";
+  }
+  if (SYSTEM_TREES.some((tree) => dir.startsWith(`${tree}/`))) {
+    return "the mailbox base may not be inside a system directory (/etc, /usr, /proc...)";
+  }
+  return undefined;
+}
+
+/** The mail owner is an account of its own: never root, never root's group. */
+export function ownerNameRule(name: string): string | undefined {
+  return identifierRule(name) ?? (name === "root" ? "the mail owner is not root" : undefined);
 }
 
 /** Host names or IP addresses that reach an ssh or libpq connection. */

@@ -5,6 +5,11 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** `text` as a literal in a sed basic regular expression delimited by '#'. */
+export function sedLiteral(text: string): string {
+  return text.replace(/[\\.*[\]^$#/]/g, (c) => `\\${c}`);
+}
+
 // --- files ------------------------------------------------------------------------------------
 
 export interface FileOwnership {
@@ -89,7 +94,7 @@ export function mailOwnerScript(a: OwnerAccount): string {
   const want = (kind: string, id: number | undefined, actual: string) =>
     id === undefined
       ? ""
-      : `if [ "${actual}" != "${id}" ]; then echo "vmail: ${kind} exists with id ${actual}, config asks for ${id}" >&2; exit 3; fi`;
+      : `if [ "${actual}" != ${shellQuote(String(id))} ]; then echo ${shellQuote(`vmail: ${kind} exists with id`)} "${actual}," ${shellQuote(`config asks for ${id}`)} >&2; exit 3; fi`;
   return [
     `if ! getent group ${group} >/dev/null; then groupadd ${a.gid !== undefined ? `-g ${a.gid} ` : ""}${group}; fi`,
     `nologin=$(command -v nologin || echo /usr/sbin/nologin)`,
@@ -100,6 +105,10 @@ export function mailOwnerScript(a: OwnerAccount): string {
     `gid=$(getent group ${group} | cut -d: -f3)`,
     want(`user ${a.user}`, a.uid, "$uid"),
     want(`group ${a.group}`, a.gid, "$gid"),
+    // Never a system account or group (an existing one, say, made with useradd -r).
+    `uid_min=$(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null || true)`,
+    `gid_min=$(awk '$1 == "GID_MIN" { print $2 }' /etc/login.defs 2>/dev/null || true)`,
+    `if [ "$uid" -lt "\${uid_min:-1000}" ] || [ "$gid" -lt "\${gid_min:-1000}" ]; then echo ${shellQuote(`vmail: ${a.user}:${a.group} is a system account`)} "(uid $uid, gid $gid; regular ids start at \${uid_min:-1000}/\${gid_min:-1000})" >&2; exit 3; fi`,
     `mkdir -p ${base}`,
     `chown ${shellQuote(`${a.user}:${a.group}`)} ${base}`,
     `chmod 0750 ${base}`,
@@ -138,10 +147,11 @@ export function postconfApplyScript(i: PostconfInput): string {
   const keys = Object.keys(i.settings).map(shellQuote).join(" ");
   const backup = shellQuote(i.backupFile);
   const lines = [
-    `mydest=" $(postconf ${c} -x -h mydestination | tr ',' ' ' | tr -s ' ') "`,
+    // Postfix compares domains without regard to case: so does this check.
+    `mydest=" $(postconf ${c} -x -h mydestination | tr ',' ' ' | tr -s ' ' | tr 'A-Z' 'a-z') "`,
     ...i.domains.map(
       (d) =>
-        `case "$mydest" in *" ${d} "*) echo "vmail: ${d} is in mydestination; a virtual mailbox domain must not be" >&2; exit 3;; esac`,
+        `case "$mydest" in *${shellQuote(` ${d} `)}*) echo ${shellQuote(`vmail: ${d} is in mydestination; a virtual mailbox domain must not be`)} >&2; exit 3;; esac`,
     ),
     // Only the first apply saves: later applies would only save vmail's own values.
     `if [ ! -e ${backup} ]; then mkdir -p "$(dirname ${backup})"; postconf ${c} -n ${keys} > ${backup}.tmp; mv ${backup}.tmp ${backup}; fi`,
@@ -154,7 +164,10 @@ export function postconfApplyScript(i: PostconfInput): string {
       `current=$(postconf ${c} -h proxy_read_maps)`,
       `expanded=" $(postconf ${c} -x -h proxy_read_maps | tr ',' ' ' | tr -s ' ') "`,
       `add=""`,
-      ...i.proxiedMaps.map((m) => `case "$expanded" in *" ${m} "*) ;; *) add="$add ${m}";; esac`),
+      ...i.proxiedMaps.map(
+        (m) =>
+          `case "$expanded" in *${shellQuote(` ${m} `)}*) ;; *) add="$add "${shellQuote(m)};; esac`,
+      ),
       `if [ -n "$add" ]; then postconf ${c} -e "proxy_read_maps=$current$add"; fi`,
     );
   }
@@ -169,7 +182,10 @@ export function postconfRemoveScript(i: PostconfInput): string {
   const lines = [`postconf ${c} -X ${Object.keys(i.settings).map(shellQuote).join(" ")}`];
   if (i.proxiedMaps.length > 0) {
     // Drop vmail's own entries from proxy_read_maps, keep the rest as it was.
-    const sedArgs = i.proxiedMaps.map((m) => `-e ${shellQuote(`s#[ ,]*${m}##g`)}`).join(" ");
+    // Whole entries only: the map's text is escaped for sed and must end at a separator.
+    const sedArgs = i.proxiedMaps
+      .map((m) => `-e ${shellQuote(`s#[ ,]*${sedLiteral(m)}\\([ ,]\\|$\\)#\\1#g`)}`)
+      .join(" ");
     lines.push(
       `current=$(postconf ${c} -h proxy_read_maps | sed ${sedArgs})`,
       `postconf ${c} -e "proxy_read_maps=$current"`,

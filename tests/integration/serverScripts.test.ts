@@ -74,6 +74,20 @@ describe("mail owner account", () => {
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /user vmailtestowner exists with id \d+, config asks for 4242/);
   });
+
+  it("refuses to take over a system account or group as the mail owner", async () => {
+    spawnSync("groupadd", ["-r", "vmailsysgroup"]);
+    spawnSync("useradd", ["-r", "-g", "vmailsysgroup", "-M", "vmailsysowner"]);
+    try {
+      const sys = { user: "vmailsysowner", group: "vmailsysgroup", mailboxBase: join(dir, "sys") };
+      const result = await runOnServer(local, mailOwnerScript(sys));
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /vmailsysowner:vmailsysgroup is a system account \(uid \d+/);
+    } finally {
+      spawnSync("userdel", ["vmailsysowner"]);
+      spawnSync("groupdel", ["vmailsysgroup"]);
+    }
+  });
 });
 
 describe("main.cf settings", () => {
@@ -179,11 +193,13 @@ describe("main.cf settings", () => {
     assert.equal(postconf("virtual_mailbox_maps"), "");
   });
 
-  it("refuses a virtual domain that is also in mydestination", async () => {
-    execFileSync("postconf", ["-c", configDir, "-e", "mydestination=localhost, example.com"]);
-    const result = await runOnServer(local, postconfApplyScript(input()));
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /example\.com is in mydestination/);
-    assert.equal(postconf("virtual_mailbox_maps"), "", "nothing was changed");
+  it("refuses a virtual domain that is also in mydestination, in any case, as Postfix compares", async () => {
+    for (const mydestination of ["localhost, example.com", "localhost, Example.COM"]) {
+      execFileSync("postconf", ["-c", configDir, "-e", `mydestination=${mydestination}`]);
+      const result = await runOnServer(local, postconfApplyScript(input()));
+      assert.notEqual(result.code, 0, mydestination);
+      assert.match(result.stderr, /example\.com is in mydestination/);
+      assert.equal(postconf("virtual_mailbox_maps"), "", "nothing was changed");
+    }
   });
 });

@@ -226,6 +226,23 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused({ readerRole: "mailreader_admin" }, "vmail:readerRole", "two different roles");
   });
 
+  it("the Unix side: no root or system ids for the mail owner, no system mailbox base", () => {
+    assertRefused({ mailUser: "root" }, "vmail:mailUser", "the mail owner is not root");
+    assertRefused({ mailGroup: "root" }, "vmail:mailGroup", "the mail owner is not root");
+    assertRefused({ mailUid: 101 }, "vmail:mailUid", "below are system accounts");
+    assertRefused({ mailGid: 999 }, "vmail:mailGid", "below are system accounts");
+    for (const base of ["/", "/etc", "/var/", "/usr/local/mail", "/home"]) {
+      assertRefused({ mailboxBase: base }, "vmail:mailboxBase", "mailbox base");
+    }
+    assert.equal(dev({ mailboxBase: "/var/mail/vhosts" }).owner.mailboxBase, "/var/mail/vhosts");
+    assertRefused({ readerPasswordVersion: 0 }, "vmail:readerPasswordVersion", "from 1 up");
+  });
+
+  it("real names of at most 128 characters", () => {
+    assertRefused(users({ ...dave, realname: "x".repeat(129) }), "users[0]", "at most 128");
+    assert.equal(dev(users({ ...dave, realname: "é".repeat(128) })).users[0].realname?.length, 128);
+  });
+
   it("control characters in a real name (quotes, backslashes and non-ASCII are fine)", () => {
     assertRefused(users({ ...dave, realname: "Dave\nBcc: x" }), "users[0]", "control characters");
     const spec = dev(users({ ...dave, realname: `O'Brien; \\ "Zoë"` }));
