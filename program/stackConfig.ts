@@ -37,18 +37,31 @@ function readAccountsFile(path: string | undefined): AccountsFile | undefined {
   }
 }
 
+/**
+ * The validated spec and the two secrets. Bad config ends the program as a pulumi.RunError: the
+ * CLI prints its list of problems once, plainly, with no stack trace.
+ */
 export function readStackConfig(): StackConfig {
   const config = new pulumi.Config(NAMESPACE);
-  const spec = parseConfig(
-    {
-      get: (key) => config.get(key),
-      isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
-    },
-    readAccountsFile(config.get("accountsFile")),
-  );
-  return {
-    spec,
-    adminPassword: config.requireSecret("pgAdminPassword"),
-    sshPrivateKey: spec.server.kind === "ssh" ? config.requireSecret("sshPrivateKey") : undefined,
-  };
+  const prefix = `${NAMESPACE}:`;
+  try {
+    const spec = parseConfig(
+      {
+        get: (key) => config.get(key),
+        isSecret: (key) => runtimeConfig.isConfigSecret(`${prefix}${key}`),
+        keys: () =>
+          Object.keys(pulumi.runtime.allConfig())
+            .filter((k) => k.startsWith(prefix))
+            .map((k) => k.slice(prefix.length)),
+      },
+      readAccountsFile(config.get("accountsFile")),
+    );
+    return {
+      spec,
+      adminPassword: config.requireSecret("pgAdminPassword"),
+      sshPrivateKey: spec.server.kind === "ssh" ? config.requireSecret("sshPrivateKey") : undefined,
+    };
+  } catch (error) {
+    throw new pulumi.RunError((error as Error).message);
+  }
 }

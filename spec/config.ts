@@ -141,6 +141,8 @@ export interface RawConfig {
   get(key: string): string | undefined;
   /** Whether a key's value was set as a secret (`pulumi config set --secret`). */
   isSecret(key: string): boolean;
+  /** Every key set in the namespace (without it), where the caller can list them. */
+  keys?(): string[];
 }
 
 /**
@@ -382,8 +384,12 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   };
   const scheme = r.oneOf<HashScheme>("passwordScheme", DEFAULTS.passwordScheme, HASH_SCHEMES);
   const domains = readDomains(r, accounts);
-  const users = readUsers(r, new Set(domains), scheme, accounts);
-  const aliases = readAliases(r, new Set(domains), users, accounts);
+  const userEntries = r.entries("users", accounts);
+  const users = readUsers(r, new Set(domains), scheme, userEntries);
+  // A refused user is reported once: an alias pointing at it is not refused for that too.
+  const mentioned = new Set([...users.map((u) => u.address), ...entryAddresses(userEntries)]);
+  const aliases = readAliases(r, new Set(domains), mentioned, accounts);
+  refuseUnknownKeys(r, raw);
   const rootForward = readRootForward(r);
   const rootForwardFile = r.string("rootForwardFile", DEFAULTS.rootForwardFile, absolutePathRule);
   const protect = r.boolean("protect", DEFAULTS.protect);
@@ -483,12 +489,12 @@ function readUsers(
   r: Reader,
   domains: Set<string>,
   defaultScheme: HashScheme,
-  file?: AccountsFile,
+  entries: Entry[],
 ): UserSpec[] {
   const seen = new Map<string, string>();
   const maildirs = new Map<string, string>();
   const users: UserSpec[] = [];
-  r.entries("users", file).forEach(({ label: where, value: entry, fromFile }) => {
+  entries.forEach(({ label: where, value: entry, fromFile }) => {
     const checked = checkEntry(r, where, entry, USER_ENTRY, domains, seen);
     if (!checked) return;
     const { data: user, address, parsed, fail } = checked;
@@ -558,19 +564,14 @@ function readPasswordSource(
 function readAliases(
   r: Reader,
   domains: Set<string>,
-  users: UserSpec[],
+  mailboxes: Set<string>,
   file?: AccountsFile,
 ): AliasSpec[] {
-  const mailboxes = new Set(users.map((u) => u.address));
   const seen = new Map<string, string>();
   const aliases: AliasSpec[] = [];
   const entries = r.entries("aliases", file);
   // Addresses first, so targets can be checked against every alias whatever the order.
-  const aliasAddresses = new Set(
-    entries.flatMap(({ value: e }) =>
-      isRecord(e) && typeof e.address === "string" ? [normalizeAddress(e.address)] : [],
-    ),
-  );
+  const aliasAddresses = new Set(entryAddresses(entries));
   entries.forEach(({ label: where, value: entry }) => {
     const checked = checkEntry(r, where, entry, ALIAS_ENTRY, domains, seen);
     if (!checked) return;
@@ -651,6 +652,53 @@ function readRootForward(r: Reader): string[] {
     targets.push(address);
   });
   return targets;
+}
+
+/** The addresses the entries name, valid or not (normalized). */
+function entryAddresses(entries: Entry[]): string[] {
+  return entries.flatMap(({ value: e }) =>
+    isRecord(e) && typeof e.address === "string" ? [normalizeAddress(e.address)] : [],
+  );
+}
+
+/** Every `vmail:` key vmail reads; anything else in the namespace is a misspelling. */
+export const KNOWN_KEYS = [
+  ...Object.keys(DEFAULTS),
+  "users",
+  "aliases",
+  "pgAdminPassword",
+  "sshPrivateKey",
+];
+
+/** A misspelt key would be silently ignored: refuse it, naming the key it most likely meant. */
+function refuseUnknownKeys(r: Reader, raw: RawConfig): void {
+  for (const key of raw.keys?.() ?? []) {
+    if (KNOWN_KEYS.includes(key)) continue;
+    const meant = nearestKey(key);
+    r.fail(key, `unknown key${meant ? `; did you mean ${NAMESPACE}:${meant}?` : ""}`);
+  }
+}
+
+/** The known key closest to `key` (same letters in another case, or at most 3 edits away). */
+export function nearestKey(key: string): string | undefined {
+  const lower = key.toLowerCase();
+  const scored = KNOWN_KEYS.map((k) => ({
+    k,
+    d: k.toLowerCase() === lower ? 0 : editDistance(lower, k.toLowerCase()),
+  })).sort((a, b) => a.d - b.d);
+  return scored[0].d <= 3 ? scored[0].k : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -53,3 +53,41 @@ describe("the shipped stack files under the CLI", () => {
     });
   });
 });
+
+describe("bad config under the CLI", () => {
+  it("is refused before anything is registered, its problems printed once and plainly", async () => {
+    const t = await createTestStack(
+      "bad",
+      {
+        projectDir: REPO,
+        files: PROJECT_FILES,
+        stackFile: {
+          "vmail:protect": false,
+          "vmail:mailboxbase": "/srv/mail",
+          "vmail:domains": ["example.com"],
+          "vmail:users": [{ address: "dave@example.com", maildir: "../dave/" }],
+          "vmail:aliases": [{ address: "d@example.com", to: "dave@example.com" }],
+        },
+      },
+      { "vmail:pgAdminPassword": { value: "not-used", secret: true } },
+    );
+    try {
+      const error = await t.stack.preview(t.opts()).then(
+        () => assert.fail("the preview must fail"),
+        (e: Error) => e,
+      );
+      // What the engine printed (the error's message repeats it).
+      const output = t.output.join("");
+      const count = (re: RegExp) => output.match(re)?.length ?? 0;
+      assert.match(error.message, /the stack config has 2 problem\(s\)/);
+      assert.equal(count(/- vmail:mailboxbase: unknown key; did you mean vmail:mailboxBase\?/g), 1);
+      assert.equal(count(/- vmail:users\[0\] \(dave@example\.com\): maildir "\.\.\/dave\/"/g), 1);
+      assert.doesNotMatch(output, /\n\s+at .+:\d+:\d+/, "no stack trace");
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(output, /\u001b\[/, "no raw colour codes");
+      assert.doesNotMatch(output, /vmail:aliases\[0\]/, "the alias to the refused user is fine");
+    } finally {
+      await t.remove();
+    }
+  });
+});

@@ -56,5 +56,12 @@ export function rawConfigFor(
     values,
     get: (key) => values[key],
     isSecret: (key) => secretKeys.includes(key),
+    // Encrypted values are set too, though their text is not here.
+    keys: () => [
+      ...new Set([
+        ...Object.keys(values),
+        ...Object.keys(stackFileConfig(stack)).map((k) => k.replace(/^vmail:/, "")),
+      ]),
+    ],
   };
 }

@@ -238,6 +238,28 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused({ readerPasswordVersion: 0 }, "vmail:readerPasswordVersion", "from 1 up");
   });
 
+  it("a misspelt key, naming the key it most likely meant", () => {
+    assertRefused(
+      { mailboxbase: "/srv/mail" },
+      "vmail:mailboxbase",
+      "did you mean vmail:mailboxBase?",
+    );
+    assertRefused({ domian: '["example.com"]' }, "vmail:domian", "did you mean vmail:domains?");
+    assertRefused({ colour: "blue" }, "vmail:colour: unknown key");
+  });
+
+  it("a refused user is reported once, not again for every alias pointing to it", () => {
+    const found = problems({
+      ...users(dave, { address: "erin@example.com", maildir: "../x/" }),
+      aliases: [
+        { address: "a@example.com", to: "erin@example.com" },
+        { address: "b@example.com", to: ["dave@example.com", "erin@example.com"] },
+      ],
+    });
+    assert.equal(found.length, 1, found.join("\n"));
+    assert.match(found[0], /users\[1\] \(erin@example\.com\): maildir/);
+  });
+
   it("real names of at most 128 characters", () => {
     assertRefused(users({ ...dave, realname: "x".repeat(129) }), "users[0]", "at most 128");
     assert.equal(dev(users({ ...dave, realname: "é".repeat(128) })).users[0].realname?.length, 128);
