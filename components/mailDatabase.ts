@@ -27,8 +27,8 @@ export interface MailDatabaseArgs {
 export class MailDatabase extends pulumi.ComponentResource {
   /** The reader role's password (secret): Postfix's maps hold it. */
   readonly readerPassword: pulumi.Output<string>;
-  /** The owner role's password (secret). */
-  readonly ownerPassword: pulumi.Output<string>;
+  /** The owner role's password (secret), when it may log in (ownerLogin). */
+  readonly ownerPassword?: pulumi.Output<string>;
   readonly databaseName: pulumi.Output<string>;
   /** Done when the tables exist and the reader's grants are in place: rows may be written. */
   readonly ready: pulumi.Resource[];
@@ -36,10 +36,10 @@ export class MailDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailDatabase", name, {}, opts);
     const s = args.settings;
-    /** Options of a child named `${name}-suffix`, known before as `formerly`. */
-    const child = (formerly: string, more: pulumi.CustomResourceOptions = {}) => ({
+    /** Options of a child named `${name}-suffix`, known before as `formerly` (if it was). */
+    const child = (formerly?: string, more: pulumi.CustomResourceOptions = {}) => ({
       parent: this,
-      aliases: [{ name: formerly }],
+      ...(formerly ? { aliases: [{ name: formerly }] } : {}),
       ...more,
     });
 
@@ -63,30 +63,47 @@ export class MailDatabase extends pulumi.ComponentResource {
       { database: s.name, roles: [s.readerRole, s.ownerRole] },
       child("checkpoint-guard"),
     );
-    const pg = (formerly: string, more: pulumi.CustomResourceOptions = {}) =>
+    const pg = (formerly?: string, more: pulumi.CustomResourceOptions = {}) =>
       child(formerly, { provider, dependsOn: [guard], ...more });
 
     // Letters and digits only: safe in a Postfix .cf file, a libpq string and Dovecot's config.
     const password = (who: "reader" | "owner", role: string, version: number) =>
-      new random.RandomPassword(
-        `${name}-${who}-password`,
-        { length: 32, special: false, keepers: { version: String(version) } },
-        child(`${role}-password`),
+      pulumi.secret(
+        new random.RandomPassword(
+          `${name}-${who}-password`,
+          { length: 32, special: false, keepers: { version: String(version) } },
+          child(`${role}-password`),
+        ).result,
       );
-    const readerSecret = password("reader", s.readerRole, s.readerPasswordVersion);
-    const ownerSecret = password("owner", s.ownerRole, s.ownerPasswordVersion);
-    // Secret already by the random provider's own marking; said again so it never depends on it.
-    this.readerPassword = pulumi.secret(readerSecret.result);
-    this.ownerPassword = pulumi.secret(ownerSecret.result);
-
+    // Each role's password is write-only: it reaches PostgreSQL, never the Role's state. The
+    // version is what makes the provider set it again (raised with the config's counter).
+    this.readerPassword = password("reader", s.readerRole, s.readerPasswordVersion);
     const reader = new postgresql.Role(
       `${name}-reader`,
-      { name: s.readerRole, login: true, password: this.readerPassword },
+      {
+        name: s.readerRole,
+        login: true,
+        passwordWo: this.readerPassword,
+        passwordWoVersion: String(s.readerPasswordVersion),
+      },
       pg(s.readerRole),
     );
+    // vmail only SET ROLEs to the owner: it logs in (with a password) only when asked to.
+    this.ownerPassword = s.ownerLogin
+      ? password("owner", s.ownerRole, s.ownerPasswordVersion)
+      : undefined;
     const owner = new postgresql.Role(
       `${name}-owner`,
-      { name: s.ownerRole, login: true, password: this.ownerPassword },
+      {
+        name: s.ownerRole,
+        login: s.ownerLogin,
+        ...(this.ownerPassword
+          ? {
+              passwordWo: this.ownerPassword,
+              passwordWoVersion: String(s.ownerPasswordVersion),
+            }
+          : {}),
+      },
       pg(s.ownerRole),
     );
     const database = new postgresql.Database(
@@ -100,6 +117,23 @@ export class MailDatabase extends pulumi.ComponentResource {
       `${name}-schema`,
       { server: args.server, settings: s, after: [database, owner] },
       { parent: this, aliases: [{ name: "mail-schema" }] },
+    );
+    // PUBLIC may neither connect to the mail database nor make temp tables in it; the reader may
+    // connect (its owner may anyway).
+    const publicDb = new postgresql.Grant(
+      `${name}-public-db-lockdown`,
+      { database: database.name, role: "public", objectType: "database", privileges: [] },
+      pg(),
+    );
+    const connect = new postgresql.Grant(
+      `${name}-reader-connect`,
+      {
+        database: database.name,
+        role: reader.name,
+        objectType: "database",
+        privileges: ["CONNECT"],
+      },
+      pg(),
     );
     const inDb = { database: database.name, schema: "public" };
     const afterTables = (formerly: string) => pg(formerly, { dependsOn: [schema.tables] });
@@ -138,7 +172,7 @@ export class MailDatabase extends pulumi.ComponentResource {
       afterTables(`${s.readerRole}-select-later`),
     );
 
-    this.ready = [...schema.ready, lockdown, usage, select, later];
+    this.ready = [...schema.ready, publicDb, connect, lockdown, usage, select, later];
     this.registerOutputs({
       databaseName: this.databaseName,
       readerPassword: this.readerPassword,

@@ -26,7 +26,8 @@ export class MailServer extends pulumi.ComponentResource {
   readonly gid: pulumi.Output<number>;
   /** The database roles' passwords (secret). */
   readonly readerPassword: pulumi.Output<string>;
-  readonly ownerPassword: pulumi.Output<string>;
+  /** The owner role's password (secret), when it may log in. */
+  readonly ownerPassword?: pulumi.Output<string>;
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;
 

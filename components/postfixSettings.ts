@@ -28,17 +28,20 @@ export class PostfixSettings extends pulumi.ComponentResource {
 
   constructor(name: string, args: PostfixSettingsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:PostfixSettings", name, {}, opts);
-    const input = pulumi
+    // Only the settings wait for the uid and gid; the rest is known at preview, so a preview
+    // never shows the file's place as unknown (which would read as a replacement).
+    const known = postconfInput(args, 0, 0);
+    const settings = pulumi
       .all([args.uid, args.gid])
-      .apply(([uid, gid]) => postconfInput(args, uid, gid));
+      .apply(([uid, gid]) => postconfInput(args, uid, gid).settings);
     const mainCf = new PostfixMainCf(
       `${name}-main-cf`,
       {
-        settings: input.settings,
-        domains: input.domains,
-        proxiedMaps: input.proxiedMaps,
-        configDir: input.configDir,
-        backupFile: input.backupFile,
+        settings,
+        domains: known.domains,
+        proxiedMaps: known.proxiedMaps,
+        configDir: known.configDir,
+        backupFile: known.backupFile,
         reloadAfter: pulumi.all(args.mapFiles.map((f) => f.written)),
       },
       { parent: this, dependsOn: args.after, aliases: [{ name: "postfix-main-cf" }] },

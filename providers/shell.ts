@@ -208,7 +208,10 @@ function agentListening(keeper: ChildProcess): Promise<number> {
 function knownHostsFile(agent: Agent, line: string): Promise<string> {
   let file = agent.knownHosts.get(line);
   if (!file) {
-    const path = join(agent.dir, `known_hosts-${createHash("sha256").update(line).digest("hex").slice(0, 16)}`);
+    const path = join(
+      agent.dir,
+      `known_hosts-${createHash("sha256").update(line).digest("hex").slice(0, 16)}`,
+    );
     file = writeFile(path, line, { mode: 0o600 }).then(() => path);
     agent.knownHosts.set(line, file);
     file.catch(() => agent.knownHosts.delete(line));

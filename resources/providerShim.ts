@@ -4,7 +4,6 @@
 // Pulumi's closure serializer mangles default imports, class fields and global caches. The text
 // is kept short on purpose: the SDK copies it into four debug strings per resource it registers.
 
-import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 
 /** The providers providers/index.ts serves, by name (its type holds it to this list). */
@@ -39,19 +38,23 @@ export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvide
 }
 
 function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
-  // Where the providers were when the resource was last written (captured as text); a stack
-  // moved since then is found again from the provider process's working directory.
-  const dir = join(__dirname, "..", "providers");
   /* eslint-disable @typescript-eslint/no-require-imports */
+  // Only the project's own providers are loaded: the nearest providers/index.ts at or above the
+  // provider process's working directory (the project's), never a path kept in the state.
   const load = (): Impl => {
     const p = require("node:path") as typeof import("node:path");
-    const at = [dir, p.join(process.cwd(), "providers")].find((d) =>
-      (require("node:fs") as typeof import("node:fs")).existsSync(p.join(d, "index.ts")),
-    );
-    if (!at) throw new Error(`vmail: no providers/index.ts in ${dir} or the working directory`);
+    const fs = require("node:fs") as typeof import("node:fs");
+    let at = process.cwd();
+    while (!fs.existsSync(p.join(at, "providers", "index.ts"))) {
+      if (p.dirname(at) === at) {
+        throw new Error(`vmail: no providers/index.ts at or above ${process.cwd()}`);
+      }
+      at = p.dirname(at);
+    }
     // The provider process is plain node: tsx lets it load the TypeScript sources.
     require(require.resolve("tsx/cjs", { paths: [at] }));
-    return (require(p.join(at, "index.ts")) as { PROVIDERS: Record<string, Impl> }).PROVIDERS[name];
+    const index = p.join(at, "providers", "index.ts");
+    return (require(index) as { PROVIDERS: Record<string, Impl> }).PROVIDERS[name];
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const call =

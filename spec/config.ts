@@ -52,6 +52,7 @@ export const DEFAULTS = {
   database: "mail",
   readerRole: "mailreader",
   ownerRole: "mailreader_admin",
+  ownerLogin: false,
   pgHbaFile: "/etc/postgresql/15/main/pg_hba.conf",
   pgHbaMethod: "scram-sha-256",
   readerPasswordVersion: 1,
@@ -78,6 +79,8 @@ export interface DatabaseSettings {
   name: string;
   readerRole: string;
   ownerRole: string;
+  /** The owner role may log in (a password, a pg_hba line); vmail itself only SET ROLEs to it. */
+  ownerLogin: boolean;
   /** The port Postfix and Dovecot use on the mail server itself (loopback). */
   serverPort: number;
   hbaFile: string;
@@ -335,6 +338,7 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
     name: r.string("database", DEFAULTS.database, identifierRule),
     readerRole: r.string("readerRole", DEFAULTS.readerRole, identifierRule),
     ownerRole: r.string("ownerRole", DEFAULTS.ownerRole, identifierRule),
+    ownerLogin: r.boolean("ownerLogin", DEFAULTS.ownerLogin),
     serverPort: r.optionalInteger("pgServerPort", portRule) ?? port,
     hbaFile: r.string("pgHbaFile", DEFAULTS.pgHbaFile, absolutePathRule),
     hbaMethod: r.oneOf("pgHbaMethod", DEFAULTS.pgHbaMethod, ["scram-sha-256", "md5"] as const),

@@ -187,6 +187,22 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     const result = await timed("program: up from empty", () => t.stack.up(t.opts()));
     assert.equal(result.summary.result, "succeeded");
     outputs.push(Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])));
+    assert.equal(result.outputs.ownerPassword, undefined, "the owner does not log in");
+    const [owner] = await superuserQuery<{ login: boolean }>(
+      cluster,
+      "SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = 'mailreader_admin'",
+    );
+    assert.equal(owner.login, false);
+    // PUBLIC may neither connect to the mail database nor make temp tables there.
+    await superuserQuery(cluster, "CREATE ROLE vmail_stranger LOGIN PASSWORD 'stranger-pw'");
+    const stranger = new Client({
+      ...cluster.clientConfig("mail"),
+      user: "vmail_stranger",
+      password: "stranger-pw",
+    });
+    await assert.rejects(stranger.connect(), /permission denied for database "?mail"?/);
+    await stranger.end().catch(() => undefined);
+    await superuserQuery(cluster, "DROP ROLE vmail_stranger");
     const ids = execFileSync("id", [OWNER], { encoding: "utf8" });
     assert.match(ids, new RegExp(`uid=${String(result.outputs.mailUid.value)}\\(`));
     assert.equal(result.outputs.readerPassword.secret, true);
@@ -296,6 +312,17 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     assert.ok(await inMaildir("dave/", "marker-p-rotated-1"), postfix.log());
   });
 
+  it("5b. a new passwordScheme re-hashes each generated password; nobody gets a new one", async () => {
+    const generated = (await t.stack.outputs()).generatedPasswords.value as Record<string, string>;
+    assert.deepEqual(Object.keys(generated).sort(), ["dave@example.com", "frank@example.com"]);
+    t.setConfig({ "vmail:passwordScheme": { value: "SHA512-CRYPT" } });
+    const result = await timed("program: new scheme", () => t.stack.up(t.opts()));
+    assert.deepEqual(result.outputs.generatedPasswords.value, generated, "the same passwords");
+    const dave = await storedRow(cluster, "users", "email", "dave@example.com");
+    assert.match(dave.password as string, /^\{SHA512-CRYPT\}\$6\$/);
+    await assertStoredPasswordsVerify(cluster, generated);
+  });
+
   it("6. an up killed mid-way without checkpoints is finished by the next one", async () => {
     const hash = await hashPassword("bulk password", "SHA512-CRYPT");
     const users = Array.from({ length: BULK_USERS }, (_, i) => ({
@@ -347,7 +374,6 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "admin password": cluster.superPassword,
       "first reader password": outputs[0].readerPassword as string,
       "rotated reader password": outputs[1].readerPassword as string,
-      "owner password": outputs[0].ownerPassword as string,
       "clear-text user password": CLEAR_PASSWORD,
       ...Object.fromEntries(Object.entries(generated).map(([a, p]) => [`password of ${a}`, p])),
     });

@@ -22,6 +22,7 @@ export function testDatabaseSettings(
     hbaMethod: "scram-sha-256",
     readerPasswordVersion: 1,
     ownerPasswordVersion: 1,
+    ownerLogin: true,
     ...overrides,
   };
 }

@@ -187,10 +187,15 @@ describe("secrets in the graph", () => {
         /password = pw-of-mail-database-reader-password/,
       );
     }
-    for (const role of ["mail-database-reader", "mail-database-owner"]) {
-      const props = engine.find("postgresql:index/role:Role", role).props;
-      assert.equal(await isSecretInput(props.password), true, `${role} password`);
-    }
+    // Write-only: the reader's password reaches PostgreSQL, not the Role's state.
+    const reader = engine.find("postgresql:index/role:Role", "mail-database-reader").props;
+    assert.equal(reader.password, undefined);
+    assert.equal(await isSecretInput(reader.passwordWo), true, "reader password");
+    assert.equal(reader.passwordWoVersion, "1");
+    // vmail only SET ROLEs to the owner: no login, no password, unless ownerLogin says so.
+    const owner = engine.find("postgresql:index/role:Role", "mail-database-owner").props;
+    assert.equal(owner.login, false);
+    assert.equal(owner.passwordWo, undefined);
     const provider = engine.find("pulumi:providers:postgresql", "mail-database-provider");
     assert.equal(await isSecretInput(provider.props.password), true, "admin password");
   });
