@@ -36,7 +36,7 @@ export class MailSchema extends pulumi.ComponentResource {
     );
     const reload = new PgReload(
       `${name}-pg-reload`,
-      { trigger: hba.written },
+      { trigger: hba.written, hbaFile: s.hbaFile },
       { parent: this, dependsOn: [hba], aliases: [{ name: "pg-hba-reload" }] },
     );
     this.ready = [this.tables, reload];

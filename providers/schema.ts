@@ -4,7 +4,9 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
 import { inTransaction, poolFor } from "./db";
+import { shellQuote } from "../spec/scripts";
 import { providerContext } from "./context";
+import { mustRunOnServer } from "./shell";
 import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
 import { MAIL_TABLES } from "../spec/tables";
 
@@ -55,9 +57,27 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
   delete: () => Promise.resolve(),
 };
 
-/** pg_reload_conf(), then the server's own verdict on pg_hba.conf: any line it could not parse. */
-async function reload(): Promise<void> {
-  const pool = poolFor(providerContext.get().db, "postgres");
+/**
+ * pg_reload_conf(), once the file vmail edited is known to be the one PostgreSQL reads; then the
+ * server's own verdict on pg_hba.conf: any line it could not parse.
+ */
+async function reload(inputs: PgReloadInputs): Promise<void> {
+  const { db, shell } = providerContext.get();
+  const pool = poolFor(db, "postgres");
+  const shown = (await pool.query<{ hba_file: string }>("SHOW hba_file")).rows[0].hba_file;
+  // Compared as the server resolves them: one may be a symlink to the other.
+  const [edited, read] = (
+    await mustRunOnServer(
+      shell,
+      "resolving pg_hba.conf",
+      `readlink -f -- ${shellQuote(inputs.hbaFile)}; readlink -f -- ${shellQuote(shown)}`,
+    )
+  ).split("\n");
+  if (edited !== read) {
+    throw new Error(
+      `vmail: vmail:pgHbaFile is ${inputs.hbaFile}, but PostgreSQL reads ${shown}: set vmail:pgHbaFile to it`,
+    );
+  }
   await pool.query("SELECT pg_reload_conf()");
   const errors = await pool.query<{ line_number: number; error: string }>(
     "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL",
@@ -71,13 +91,13 @@ async function reload(): Promise<void> {
 export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(providerContext.set(req.config)),
   async create(inputs: PgReloadInputs) {
-    await reload();
+    await reload(inputs);
     return { id: "pg-reload", outs: inputs };
   },
   diff: (_id, olds: PgReloadInputs, news: PgReloadInputs) =>
     Promise.resolve({ changes: olds.trigger !== news.trigger }),
   async update(_id, _olds, news: PgReloadInputs) {
-    await reload();
+    await reload(news);
     return { outs: news };
   },
   read: (id: string, props: PgReloadInputs) => Promise.resolve({ id, props }),

@@ -9,6 +9,7 @@ import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../spec/mana
 import { providerContext as context } from "./context";
 import {
   deleteFileScript,
+  editSharedFileScript,
   parseFileState,
   readFileScript,
   writeFileScript,
@@ -44,7 +45,7 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
   if (block) {
     const current = await readState(shell, path);
     const text = withBlock(current.content ?? "", block, inputs.content);
-    await mustRunOnServer(shell, `writing ${path}`, writeFileScript(path, "keep"), text);
+    await editShared(shell, path, current, text, block.mustExist ?? false);
   } else {
     if (!ownership) throw new Error(`vmail: ${path}: a whole file needs its ownership`);
     await mustRunOnServer(
@@ -119,5 +120,22 @@ async function removeFrom(shell: ShellTarget, props: ServerFileOutputs): Promise
   const current = await readState(shell, props.path);
   if (!current.present) return;
   const text = withoutBlock(current.content ?? "", props.block.marker);
-  await mustRunOnServer(shell, `writing ${props.path}`, writeFileScript(props.path, "keep"), text);
+  await editShared(shell, props.path, current, text, true);
+}
+
+/** Writes `text` over a shared file, provided it is still `read` (see editSharedFileScript). */
+async function editShared(
+  shell: ShellTarget,
+  path: string,
+  read: FileState,
+  text: string,
+  mustExist: boolean,
+): Promise<void> {
+  const readSha = read.present ? sha256(read.content ?? "") : "absent";
+  await mustRunOnServer(
+    shell,
+    `writing ${path}`,
+    editSharedFileScript(path, readSha, mustExist),
+    text,
+  );
 }

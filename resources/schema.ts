@@ -19,12 +19,14 @@ export class MailTables extends pulumi.dynamic.Resource {
 export interface PgReloadInputs {
   /** Changes whenever vmail wrote the reloaded configuration (the pg_hba block's `written`). */
   trigger: string;
+  /** The pg_hba.conf vmail edits: it must be the one PostgreSQL reads (SHOW hba_file). */
+  hbaFile: string;
 }
 
 export class PgReload extends pulumi.dynamic.Resource {
   constructor(
     name: string,
-    args: { trigger: pulumi.Input<string> },
+    args: { trigger: pulumi.Input<string>; hbaFile: string },
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(providerShim("pgReload"), name, args, opts, "vmail", "PgReload");

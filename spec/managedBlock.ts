@@ -6,6 +6,8 @@ export interface BlockSpec {
   marker: string;
   /** Where a new block goes; an existing block stays where it is. */
   position: "top" | "bottom";
+  /** The file must exist already (pg_hba.conf): vmail edits it, never creates it. */
+  mustExist?: boolean;
 }
 
 const begin = (marker: string) => `# BEGIN ${marker}`;

@@ -4,7 +4,11 @@ import type { DatabaseSettings } from "./config";
 import type { BlockSpec } from "./managedBlock";
 
 /** At the top: pg_hba.conf is read first match wins, and these lines match only vmail's roles. */
-export const HBA_BLOCK: BlockSpec = { marker: "vmail (managed by Pulumi)", position: "top" };
+export const HBA_BLOCK: BlockSpec = {
+  marker: "vmail (managed by Pulumi)",
+  position: "top",
+  mustExist: true,
+};
 
 /**
  * The reader over TCP from loopback only (Postfix, Dovecot); the owner over the local socket,

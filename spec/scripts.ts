@@ -37,12 +37,40 @@ export function writeFileScript(path: string, own: FileOwnership | "keep"): stri
   ].join("\n");
 }
 
+/**
+ * Replaces a file vmail shares with others (pg_hba.conf, .forward) by stdin, in one step on the
+ * server: through a symlink to the file it points at (the link stays), keeping the file's owner
+ * and mode, and only if the file is still what vmail read (its sha256, or absent), so an edit
+ * made meanwhile is never overwritten. With `mustExist`, a missing file is refused, not made.
+ */
+export function editSharedFileScript(path: string, readSha256: string, mustExist: boolean): string {
+  const p = shellQuote(path);
+  return [
+    `real=$(readlink -f -- ${p}) || real=${p}`,
+    `if [ ! -e "$real" ]; then`,
+    mustExist
+      ? `  echo ${shellQuote(`vmail: ${path} does not exist; vmail edits it, it does not create it`)} >&2; exit 3`
+      : `  mkdir -p "$(dirname "$real")"`,
+    `  now=absent`,
+    `else`,
+    `  now=$(sha256sum < "$real" | cut -d' ' -f1)`,
+    `fi`,
+    `if [ "$now" != ${shellQuote(readSha256)} ]; then echo ${shellQuote(`vmail: ${path} changed while vmail was editing it; run again`)} >&2; exit 4; fi`,
+    `tmp=$(mktemp "$(dirname "$real")/.vmail.XXXXXX")`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `cat > "$tmp"`,
+    `if [ -e "$real" ]; then chown --reference="$real" "$tmp"; chmod --reference="$real" "$tmp"; else chmod 0644 "$tmp"; fi`,
+    `mv -f "$tmp" "$real"`,
+    `trap - EXIT`,
+  ].join("\n");
+}
+
 /** Prints "absent", or "present MODE OWNER GROUP" then the file's content. */
 export function readFileScript(path: string): string {
   const p = shellQuote(path);
   return [
     `if [ ! -e ${p} ]; then echo absent; exit 0; fi`,
-    `printf 'present %s\\n' "$(stat -c '%a %U %G' ${p})"`,
+    `printf 'present %s\\n' "$(stat -L -c '%a %U %G' ${p})"`,
     `cat ${p}`,
   ].join("\n");
 }

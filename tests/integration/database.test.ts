@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +13,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { Client } from "pg";
 import { checkpointGuardProvider } from "../../providers/checkpointGuard";
 import { closePools } from "../../providers/db";
+import { runOnServer } from "../../providers/shell";
+import { editSharedFileScript } from "../../spec/scripts";
 import { HBA_BLOCK, renderHbaBlock } from "../../spec/pgHba";
 import { mapFilePath, MAP_NAMES, renderMapFile } from "../../spec/postfixConfig";
 import {
@@ -206,7 +209,10 @@ describe("pg_hba.conf block", () => {
       ),
     );
     assert.ok(after.endsWith(before), "the lines that were there stay, unchanged, below the block");
-    await pgReloadProvider.create?.({ trigger: (created.outs as { sha256: string }).sha256 });
+    await pgReloadProvider.create?.({
+      trigger: (created.outs as { written: string }).written,
+      hbaFile: cluster.hbaFile,
+    });
     const rules = await superuserQuery<{
       user_name: string[];
       address: string | null;
@@ -232,6 +238,37 @@ describe("pg_hba.conf block", () => {
     const owner = connectAs("mailreader_admin", fixture.ownerPassword, "socket");
     await owner.connect();
     await owner.end();
+  });
+
+  it("refuses a pgHbaFile PostgreSQL does not read, and one that does not exist", async () => {
+    const elsewhere = join(mapsDir, "pg_hba.conf");
+    await writeFile(elsewhere, "# not the server's\n");
+    await assert.rejects(
+      pgReloadProvider.create?.({ trigger: "x", hbaFile: elsewhere }) ?? Promise.resolve(),
+      /vmail:pgHbaFile is .*pg_hba\.conf, but PostgreSQL reads .*: set vmail:pgHbaFile to it/,
+    );
+    const missing = join(mapsDir, "no-such-dir", "pg_hba.conf");
+    await assert.rejects(
+      files.create({ path: missing, content: "x\n", block: HBA_BLOCK }),
+      /does not exist; vmail edits it, it does not create it/,
+    );
+    assert.equal(existsSync(missing), false, "nothing was created");
+  });
+
+  it("edits through a symlink, keeping the link, and never over an edit made meanwhile", async () => {
+    const target = join(mapsDir, "hba-target.conf");
+    const link = join(mapsDir, "hba-link.conf");
+    await writeFile(target, "local all postgres peer\n");
+    await symlink(target, link);
+    await files.create({ path: link, content: "host mail x 127.0.0.1/32 md5\n", block: HBA_BLOCK });
+    assert.ok((await lstat(link)).isSymbolicLink(), "the link stays a link");
+    assert.match(await readFile(target, "utf8"), /# BEGIN vmail[\s\S]*local all postgres peer\n$/);
+    // What vmail read is no longer what is there: the write is refused, the edit kept.
+    const script = editSharedFileScript(target, "0".repeat(64), true);
+    const result = await runOnServer({ access: { kind: "local" } }, script, "clobbered\n");
+    assert.equal(result.code, 4);
+    assert.match(result.stderr, /changed while vmail was editing it/);
+    assert.doesNotMatch(await readFile(target, "utf8"), /clobbered/);
   });
 
   it("is removed on delete, leaving every other line as it was", async () => {
