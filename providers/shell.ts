@@ -199,7 +199,7 @@ function agentListening(keeper: ChildProcess): Promise<number> {
         resolve(Number(m[1]));
       }
     });
-    keeper.once("error", (e) => fail(e.message));
+    keeper.on("error", (e) => fail(e.message));
     keeper.once("exit", (code, signal) => fail(`exit ${code ?? signal}`));
   });
 }

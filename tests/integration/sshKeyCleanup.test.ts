@@ -148,9 +148,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 20_000)
   }
 }
 
-/** A remote script that marks that it runs, then waits for `release` to appear. */
+/** A remote script that marks that it runs, then waits (a minute at most) for `release`. */
 function waitingScript(started: string, release: string): string {
-  return `echo $$ > ${started}; while [ ! -e ${release} ]; do sleep 0.1; done; echo "ran as $(id -un)"`;
+  return [
+    `echo $$ > ${started}`,
+    "i=0",
+    `while [ ! -e ${release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done`,
+    'echo "ran as $(id -un)"',
+  ].join("\n");
 }
 
 /** A provider-like node process that runs one runOnServer call; the key goes in on its stdin. */
@@ -187,93 +192,109 @@ async function assertAgentGone(agent: AgentSeen): Promise<void> {
 }
 
 describe("the SSH key stays off the disk", () => {
-  it("runs a command with the key held only by this process's agent", async () => {
-    const started = join(work, "started-1");
-    const release = join(work, "release-1");
-    const call = runOnServer(target(), waitingScript(started, release));
-    await waitFor("the remote script", () => exists(started));
+  it(
+    "runs a command with the key held only by this process's agent",
+    { timeout: 120_000 },
+    async () => {
+      const started = join(work, "started-1");
+      const release = join(work, "release-1");
+      const call = runOnServer(target(), waitingScript(started, release));
+      let agents: AgentSeen[];
+      try {
+        await waitFor("the remote script", () => exists(started));
 
-    // During the call: one agent, in a private directory; no copy of the key anywhere.
-    const agents = await agentsOf(process.pid);
-    assert.equal(agents.length, 1, JSON.stringify(agents));
-    const socketDir = dirname(agents[0].socket);
-    assert.equal((await stat(socketDir)).mode & 0o777, 0o700);
-    assert.equal((await stat(agents[0].socket)).mode & 0o777, 0o600);
-    assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
-    assert.deepEqual(await processesWithKey(), []);
+        // During the call: one agent, in a private directory; no copy of the key anywhere.
+        agents = await agentsOf(process.pid);
+        assert.equal(agents.length, 1, JSON.stringify(agents));
+        const socketDir = dirname(agents[0].socket);
+        assert.equal((await stat(socketDir)).mode & 0o777, 0o700);
+        assert.equal((await stat(agents[0].socket)).mode & 0o777, 0o600);
+        assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
+        assert.deepEqual(await processesWithKey(), []);
+      } finally {
+        await writeFile(release, "");
+      }
+      const result = await call;
+      assert.equal(result.code, 0, result.stderr + sshd.log());
+      assert.equal(result.stdout, "ran as root\n");
 
-    await writeFile(release, "");
-    const result = await call;
-    assert.equal(result.code, 0, result.stderr + sshd.log());
-    assert.equal(result.stdout, "ran as root\n");
+      // Later calls reuse the same agent.
+      for (let i = 0; i < 3; i++) {
+        const again = await runOnServer(target(), "echo again");
+        assert.equal(again.stdout, "again\n", again.stderr);
+      }
+      assert.deepEqual(await agentsOf(process.pid), agents);
 
-    // Later calls reuse the same agent.
-    for (let i = 0; i < 3; i++) {
-      const again = await runOnServer(target(), "echo again");
-      assert.equal(again.stdout, "again\n", again.stderr);
-    }
-    assert.deepEqual(await agentsOf(process.pid), agents);
-
-    assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
-    assert.deepEqual(await processesWithKey(), []);
-  });
-
-  it("leaves no agent, socket dir or key copy when the provider process is SIGKILLed", async () => {
-    const started = join(work, "started-2");
-    const { child, output } = providerProcess(`echo $$ > ${started}; exec sleep 30`);
-    let remoteSleep: number | undefined;
-    try {
-      await waitFor("the remote sleep", async () => {
-        const pid = Number((await readFile(started, "utf8").catch(() => "")).trim());
-        if (!pid || !(await running(pid))) return false;
-        remoteSleep = pid;
-        return true;
-      });
-      const agents = await agentsOf(child.pid!);
-      assert.equal(agents.length, 1, `${JSON.stringify(agents)} ${output()}`);
-      assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
-
-      child.kill("SIGKILL");
-      await exited(child);
-      assert.equal(child.signalCode, "SIGKILL");
-
-      await assertAgentGone(agents[0]);
       assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
       assert.deepEqual(await processesWithKey(), []);
-    } finally {
-      child.kill("SIGKILL");
-      // The remote sleep (and with it the orphaned ssh client) is this test's to end.
-      if (remoteSleep && (await running(remoteSleep))) {
-        const exe = await readlink(`/proc/${remoteSleep}/exe`).catch(() => "");
-        if (exe.endsWith("/sleep")) process.kill(remoteSleep, "SIGTERM");
+    },
+  );
+
+  it(
+    "leaves no agent, socket dir or key copy when the provider process is SIGKILLed",
+    { timeout: 120_000 },
+    async () => {
+      const started = join(work, "started-2");
+      const { child, output } = providerProcess(`echo $$ > ${started}; exec sleep 30`);
+      let remoteSleep: number | undefined;
+      try {
+        await waitFor("the remote sleep", async () => {
+          const pid = Number((await readFile(started, "utf8").catch(() => "")).trim());
+          if (!pid || !(await running(pid))) return false;
+          remoteSleep = pid;
+          return true;
+        });
+        const agents = await agentsOf(child.pid!);
+        assert.equal(agents.length, 1, `${JSON.stringify(agents)} ${output()}`);
+        assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
+
+        child.kill("SIGKILL");
+        await exited(child);
+        assert.equal(child.signalCode, "SIGKILL");
+
+        await assertAgentGone(agents[0]);
+        assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
+        assert.deepEqual(await processesWithKey(), []);
+      } finally {
+        child.kill("SIGKILL");
+        // The remote sleep (and with it the orphaned ssh client) is this test's to end.
+        if (remoteSleep && (await running(remoteSleep))) {
+          const exe = await readlink(`/proc/${remoteSleep}/exe`).catch(() => "");
+          if (exe.endsWith("/sleep")) process.kill(remoteSleep, "SIGTERM");
+        }
       }
-    }
-  });
+    },
+  );
 
-  it("stops the agent when the provider process exits on its own", async () => {
-    const started = join(work, "started-3");
-    const release = join(work, "release-3");
-    const { child, output } = providerProcess(waitingScript(started, release));
-    try {
-      await waitFor("the remote script", () => exists(started));
-      const agents = await agentsOf(child.pid!);
-      assert.equal(agents.length, 1, `${JSON.stringify(agents)} ${output()}`);
+  it(
+    "stops the agent when the provider process exits on its own",
+    { timeout: 120_000 },
+    async () => {
+      const started = join(work, "started-3");
+      const release = join(work, "release-3");
+      const { child, output } = providerProcess(waitingScript(started, release));
+      try {
+        await waitFor("the remote script", () => exists(started));
+        const agents = await agentsOf(child.pid!);
+        assert.equal(agents.length, 1, `${JSON.stringify(agents)} ${output()}`);
 
-      await writeFile(release, "");
-      // Nothing the agent left running keeps the process alive.
-      await Promise.race([
-        exited(child),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error(`no exit: ${output()}`)), 20_000),
-        ),
-      ]);
-      assert.equal(child.exitCode, 0, output());
-      assert.match(output(), /"stdout":"ran as root\\n"/);
+        await writeFile(release, "");
+        // Nothing the agent left running keeps the process alive.
+        await Promise.race([
+          exited(child),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error(`no exit: ${output()}`)), 20_000),
+          ),
+        ]);
+        assert.equal(child.exitCode, 0, output());
+        assert.match(output(), /"stdout":"ran as root\\n"/);
 
-      await assertAgentGone(agents[0]);
-      assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
-    } finally {
-      child.kill("SIGKILL");
-    }
-  });
+        await assertAgentGone(agents[0]);
+        assert.deepEqual(await keyCopiesUnder(tmpdir()), []);
+      } finally {
+        child.kill("SIGKILL");
+        await writeFile(release, "");
+      }
+    },
+  );
 });
