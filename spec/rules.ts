@@ -116,25 +116,7 @@ export function textRule(text: string): string | undefined {
   return length > MAX_TEXT ? `at most ${MAX_TEXT} characters (this has ${length})` : undefined;
 }
 
-/** Where a maildir base may not be: the root and the system's own directories. */
-const SYSTEM_DIRS = [
-  "/bin",
-  "/boot",
-  "/dev",
-  "/etc",
-  "/lib",
-  "/lib32",
-  "/lib64",
-  "/proc",
-  "/root",
-  "/run",
-  "/sbin",
-  "/sys",
-  "/usr",
-  "/var",
-  "/tmp",
-  "/home",
-];
+/** System trees: a maildir base may be neither one of them nor inside one. */
 const SYSTEM_TREES = [
   "/bin",
   "/boot",
@@ -149,6 +131,8 @@ const SYSTEM_TREES = [
   "/sys",
   "/usr",
 ];
+/** Directories a maildir base may not be, though one may live below them. */
+const SYSTEM_DIRS = [...SYSTEM_TREES, "/root", "/var", "/tmp", "/home"];
 
 /** The mail owner's home and maildir base: its own directory, never / or a system one. */
 export function mailboxBaseRule(path: string): string | undefined {
