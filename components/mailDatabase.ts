@@ -52,6 +52,7 @@ export class MailDatabase extends pulumi.ComponentResource {
         username: s.adminUser,
         password: args.adminPassword,
         sslmode: s.sslMode,
+        ...(s.sslRootCert ? { sslrootcert: s.sslRootCert } : {}),
         superuser: true,
         database: "postgres",
       },

@@ -2,6 +2,8 @@
 // provider process handles, so a run with thousands of rows opens a handful of connections.
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "node:tls";
 import { Pool, type PoolClient } from "pg";
 import type { DatabaseSettings } from "../spec/config";
 import { setRoleSql } from "../spec/sql";
@@ -19,12 +21,35 @@ function pools(): PoolCache {
   return (g[CACHE_KEY] ??= new Map<string, Pool>());
 }
 
+/**
+ * libpq's sslmode in node's TLS terms: `require` encrypts without checking the server;
+ * `verify-ca` checks its certificate against the CA (pgSslRootCert) but not its name;
+ * `verify-full` checks both (against the system's CAs when no pgSslRootCert is given).
+ */
+export function tlsOptions(s: DatabaseSettings): false | ConnectionOptions {
+  if (s.sslMode === "disable") return false;
+  if (s.sslMode === "require") return { rejectUnauthorized: false };
+  const ca = s.sslRootCert ? readFileSync(s.sslRootCert, "utf8") : undefined;
+  if (s.sslMode === "verify-ca") {
+    return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
+  }
+  return { rejectUnauthorized: true, ca };
+}
+
 /** A pool for the admin role on `database` (the mail database unless another is named). */
 export function poolFor(target: DbTarget, database = target.settings.name): Pool {
   const s = target.settings;
   const key = createHash("sha256")
     .update(
-      JSON.stringify([s.host, s.port, s.sslMode, s.adminUser, database, target.adminPassword]),
+      JSON.stringify([
+        s.host,
+        s.port,
+        s.sslMode,
+        s.sslRootCert,
+        s.adminUser,
+        database,
+        target.adminPassword,
+      ]),
     )
     .digest("hex");
   let pool = pools().get(key);
@@ -35,7 +60,7 @@ export function poolFor(target: DbTarget, database = target.settings.name): Pool
       user: s.adminUser,
       password: target.adminPassword,
       database,
-      ssl: s.sslMode === "disable" ? false : { rejectUnauthorized: s.sslMode === "verify-full" },
+      ssl: tlsOptions(s),
       max: 4,
       idleTimeoutMillis: 5_000,
       application_name: "vmail",

@@ -48,6 +48,7 @@ export const DEFAULTS = {
   pgPort: 5432,
   pgServerPort: 0,
   pgSslMode: "disable",
+  pgSslRootCert: "",
   pgAdminUser: "postgres",
   database: "mail",
   readerRole: "mailreader",
@@ -75,6 +76,8 @@ export interface DatabaseSettings {
   host: string;
   port: number;
   sslMode: string;
+  /** The CA certificate file (PEM) that verify-ca and verify-full check the server against. */
+  sslRootCert?: string;
   adminUser: string;
   name: string;
   readerRole: string;
@@ -334,6 +337,7 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
       "verify-ca",
       "verify-full",
     ] as const),
+    sslRootCert: r.optionalString("pgSslRootCert", absolutePathRule),
     adminUser: r.string("pgAdminUser", DEFAULTS.pgAdminUser, identifierRule),
     name: r.string("database", DEFAULTS.database, identifierRule),
     readerRole: r.string("readerRole", DEFAULTS.readerRole, identifierRule),
@@ -353,6 +357,12 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
       versionRule,
     ),
   };
+  if (settings.sslMode === "verify-ca" && !settings.sslRootCert) {
+    r.fail(
+      "pgSslRootCert",
+      "is required with pgSslMode verify-ca: the CA to check the server against",
+    );
+  }
   if (settings.readerRole === settings.ownerRole) {
     r.fail("readerRole", "the reader and the owner must be two different roles");
   }

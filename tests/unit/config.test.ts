@@ -260,6 +260,16 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assert.match(found[0], /users\[1\] \(erin@example\.com\): maildir/);
   });
 
+  it("verify-ca without the CA to verify against", () => {
+    assertRefused(
+      { pgSslMode: "verify-ca" },
+      "vmail:pgSslRootCert",
+      "required with pgSslMode verify-ca",
+    );
+    const spec = dev({ pgSslMode: "verify-ca", pgSslRootCert: "/etc/ssl/vmail-ca.crt" });
+    assert.equal(spec.database.sslRootCert, "/etc/ssl/vmail-ca.crt");
+  });
+
   it("real names of at most 128 characters", () => {
     assertRefused(users({ ...dave, realname: "x".repeat(129) }), "users[0]", "at most 128");
     assert.equal(dev(users({ ...dave, realname: "é".repeat(128) })).users[0].realname?.length, 128);
