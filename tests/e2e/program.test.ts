@@ -40,6 +40,7 @@ import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../su
 import { skipWithoutPlugins } from "../support/plugins";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { REPO } from "../support/stackFiles";
+import { serveTls, type ClusterTls } from "../support/tls";
 
 const SKIP = skipWithoutPlugins("e2e: vmail's whole program under the CLI");
 const STACK = "e2e-program";
@@ -47,6 +48,7 @@ const OWNER = "vmailprog";
 const BULK_USERS = 300;
 
 let cluster: PgCluster;
+let tls: ClusterTls;
 let postfix: PostfixInstance;
 let dir: string;
 let t: TestStack;
@@ -62,7 +64,11 @@ function stackFile(): Record<string, unknown> {
   const p = paths();
   return {
     "vmail:protect": false,
-    "vmail:pgHost": "127.0.0.1",
+    // The admin connections (vmail's providers and the postgresql plugin) verify the server's
+    // certificate, name included, against the CA the test made.
+    "vmail:pgHost": "localhost",
+    "vmail:pgSslMode": "verify-full",
+    "vmail:pgSslRootCert": tls.caFile,
     "vmail:pgPort": cluster.port,
     "vmail:pgHbaFile": cluster.hbaFile,
     "vmail:mailUser": OWNER,
@@ -144,6 +150,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     dir = await mkdtemp(join(tmpdir(), "vmail-program-"));
     await chmod(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
     cluster = await startPgCluster();
+    tls = await serveTls(cluster);
     postfix = await createPostfixInstance();
     await postfix.start();
     t = await createTestStack(
@@ -159,6 +166,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     await t?.remove();
     await postfix?.stop();
     await cluster?.stop();
+    tls?.remove();
     spawnSync("userdel", [OWNER]);
     spawnSync("groupdel", [OWNER]);
     if (dir) rmSync(dir, { recursive: true, force: true });
