@@ -6,6 +6,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { PostfixMainCfInputs } from "../resources/postfixMainCf";
 import { providerContext as context } from "./context";
 import {
+  domainsInMydestination,
+  mydestinationScript,
   parsePostconfValues,
   postconfApplyScript,
   postconfReadScript,
@@ -24,6 +26,22 @@ async function apply(inputs: PostfixMainCfInputs): Promise<PostfixMainCfInputs> 
 
 export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(context.set(req.config)),
+  /**
+   * At preview, before anything changes: a virtual domain Postfix also lists in mydestination
+   * would be delivered to local(8), never to its mailboxes.
+   */
+  async check(_olds, news: PostfixMainCfInputs) {
+    if (typeof news.configDir !== "string" || !Array.isArray(news.domains)) return { inputs: news };
+    const expanded = await mustRunOnServer(
+      context.get().shell,
+      `reading mydestination in ${news.configDir}`,
+      mydestinationScript(news.configDir),
+    );
+    const clashing = domainsInMydestination(expanded, news.domains);
+    if (clashing.length === 0) return { inputs: news };
+    const reason = `${clashing.join(", ")} ${clashing.length > 1 ? "are" : "is"} in Postfix's mydestination (${expanded.trim()}); a virtual mailbox domain must not be: take it out of mydestination`;
+    return { inputs: news, failures: [{ property: "domains", reason }] };
+  },
   async create(inputs: PostfixMainCfInputs) {
     return { id: inputs.configDir, outs: await apply(inputs) };
   },

@@ -226,6 +226,22 @@ export function postconfRemoveScript(i: PostconfInput): string {
   return lines.join("\n");
 }
 
+/** Prints mydestination as Postfix expands it. */
+export function mydestinationScript(configDir: string): string {
+  return `postconf -c ${shellQuote(configDir)} -x -h mydestination`;
+}
+
+/** The virtual domains Postfix would deliver locally: those in mydestination, in any case. */
+export function domainsInMydestination(expanded: string, domains: string[]): string[] {
+  const local = new Set(
+    expanded
+      .toLowerCase()
+      .split(/[\s,]+/)
+      .filter(Boolean),
+  );
+  return domains.filter((d) => local.has(d.toLowerCase()));
+}
+
 /** Prints `name = value` for each setting, as Postfix resolves it (its default when unset). */
 export function postconfReadScript(configDir: string, names: string[]): string {
   return `postconf -c ${shellQuote(configDir)} ${names.map(shellQuote).join(" ")}`;

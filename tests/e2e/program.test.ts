@@ -190,6 +190,24 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     assert.deepEqual(made, []);
   });
 
+  it("0b. a virtual domain that Postfix also delivers locally is refused by the preview", async () => {
+    const mydestination = postconf("mydestination");
+    execFileSync("postconf", [
+      "-c",
+      postfix.configDir,
+      "-e",
+      `mydestination=${mydestination}, Example.NET`,
+    ]);
+    try {
+      await assert.rejects(
+        t.stack.preview(t.opts()),
+        /example\.net is in Postfix's mydestination .*a virtual mailbox domain must not be/,
+      );
+    } finally {
+      execFileSync("postconf", ["-c", postfix.configDir, "-e", `mydestination=${mydestination}`]);
+    }
+  });
+
   it("1. up from empty converges the server: mail reaches a user, an alias and a catch-all", async () => {
     const reloadsBefore = postfix.reloads();
     const result = await timed("program: up from empty", () => t.stack.up(t.opts()));

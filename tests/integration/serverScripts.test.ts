@@ -18,6 +18,9 @@ import {
   type PostconfInput,
 } from "../../spec/scripts";
 import { INHERITED_VIRTUAL_SETTINGS } from "../support/postfixInstance";
+import { providerContext } from "../../providers/context";
+import { postfixMainCfProvider } from "../../providers/postfixMainCf";
+import type { DatabaseSettings } from "../../spec/config";
 import { mustRunOnServer, runOnServer } from "../../providers/shell";
 
 const local = { access: { kind: "local" as const } };
@@ -191,6 +194,21 @@ describe("main.cf settings", () => {
   it("put back what it replaced on removal", () => {
     assert.equal(postconf("transport_maps"), "hash:/etc/postfix/transport");
     assert.equal(postconf("virtual_mailbox_maps"), "");
+  });
+
+  it("the main.cf resource's check finds such a domain at preview, before anything changes", async () => {
+    providerContext.use({
+      shell: local,
+      db: { settings: {} as DatabaseSettings, adminPassword: "" },
+    });
+    const check = postfixMainCfProvider.check as NonNullable<typeof postfixMainCfProvider.check>;
+    const news = { ...input(), reloadAfter: [] };
+    execFileSync("postconf", ["-c", configDir, "-e", "mydestination=localhost, Example.COM"]);
+    const refused = await check({}, news);
+    assert.equal(refused.failures?.[0]?.property, "domains");
+    assert.match(refused.failures?.[0]?.reason ?? "", /example\.com is in Postfix's mydestination/);
+    execFileSync("postconf", ["-c", configDir, "-e", "mydestination=localhost"]);
+    assert.equal((await check({}, news)).failures, undefined);
   });
 
   it("refuses a virtual domain that is also in mydestination, in any case, as Postfix compares", async () => {
