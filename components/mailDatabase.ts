@@ -126,6 +126,8 @@ export class MailDatabase extends pulumi.ComponentResource {
       { database: database.name, role: "public", objectType: "database", privileges: [] },
       pg(),
     );
+    // Grants on one object go one after the other: PostgreSQL refuses two concurrent ACL
+    // updates of the same object ("tuple concurrently updated").
     const connect = new postgresql.Grant(
       `${name}-reader-connect`,
       {
@@ -134,7 +136,7 @@ export class MailDatabase extends pulumi.ComponentResource {
         objectType: "database",
         privileges: ["CONNECT"],
       },
-      pg(),
+      pg(undefined, { dependsOn: [guard, publicDb] }),
     );
     const inDb = { database: database.name, schema: "public" };
     const afterTables = (formerly: string) => pg(formerly, { dependsOn: [schema.tables] });
@@ -147,7 +149,7 @@ export class MailDatabase extends pulumi.ComponentResource {
     const usage = new postgresql.Grant(
       `${name}-reader-usage`,
       { ...inDb, role: reader.name, objectType: "schema", privileges: ["USAGE"] },
-      afterTables(`${s.readerRole}-schema-usage`),
+      pg(`${s.readerRole}-schema-usage`, { dependsOn: [schema.tables, lockdown] }),
     );
     const select = new postgresql.Grant(
       `${name}-reader-select`,

@@ -32,11 +32,14 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
    */
   async check(_olds, news: PostfixMainCfInputs) {
     if (typeof news.configDir !== "string" || !Array.isArray(news.domains)) return { inputs: news };
+    // A server the preview cannot reach (a new one, a tunnel not open yet) is checked again by
+    // the apply script, before main.cf changes.
     const expanded = await mustRunOnServer(
       context.get().shell,
       `reading mydestination in ${news.configDir}`,
       mydestinationScript(news.configDir),
-    );
+    ).catch(() => undefined);
+    if (expanded === undefined) return { inputs: news };
     const clashing = domainsInMydestination(expanded, news.domains);
     if (clashing.length === 0) return { inputs: news };
     const reason = `${clashing.join(", ")} ${clashing.length > 1 ? "are" : "is"} in Postfix's mydestination (${expanded.trim()}); a virtual mailbox domain must not be: take it out of mydestination`;
