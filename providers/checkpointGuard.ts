@@ -10,13 +10,13 @@ import { poolFor } from "./db";
 import { providerContext as context } from "./context";
 
 /** The engine's own reading of the variable (cmdutil.IsTruthy). */
-export function skipsCheckpoints(env: NodeJS.ProcessEnv = process.env): boolean {
+function skipsCheckpoints(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.PULUMI_SKIP_CHECKPOINTS ?? "";
   return v === "1" || v.toLowerCase() === "true";
 }
 
 /** The roles and the database of `inputs` that the server does not have yet. */
-export async function missingObjects(inputs: CheckpointGuardInputs): Promise<string[]> {
+async function missingObjects(inputs: CheckpointGuardInputs): Promise<string[]> {
   const pool = poolFor(context.get().db, "postgres");
   const roles = await pool.query<{ rolname: string }>(
     "SELECT rolname FROM pg_roles WHERE rolname = ANY($1)",

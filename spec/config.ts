@@ -676,7 +676,7 @@ function entryAddresses(entries: Entry[]): string[] {
 }
 
 /** Every `vmail:` key vmail reads; anything else in the namespace is a misspelling. */
-export const KNOWN_KEYS = [
+const KNOWN_KEYS = [
   ...Object.keys(DEFAULTS),
   "users",
   "aliases",
@@ -694,7 +694,7 @@ function refuseUnknownKeys(r: Reader, raw: RawConfig): void {
 }
 
 /** The known key closest to `key` (same letters in another case, or at most 3 edits away). */
-export function nearestKey(key: string): string | undefined {
+function nearestKey(key: string): string | undefined {
   const lower = key.toLowerCase();
   const scored = KNOWN_KEYS.map((k) => ({
     k,

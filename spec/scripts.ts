@@ -6,7 +6,7 @@ export function shellQuote(value: string): string {
 }
 
 /** `text` as a literal in a sed basic regular expression delimited by '#'. */
-export function sedLiteral(text: string): string {
+function sedLiteral(text: string): string {
   return text.replace(/[\\.*[\]^$#/]/g, (c) => `\\${c}`);
 }
 
