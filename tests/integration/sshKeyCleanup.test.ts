@@ -4,8 +4,17 @@
 // provider process that is SIGKILLed mid-call, or exits normally, leaves no ssh-agent behind.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import {
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,6 +27,7 @@ const SHELL_MODULE = join(ROOT, "providers", "shell.ts");
 
 let sshd: SshServer;
 let work: string;
+let startMarker: string;
 /** Lines of the key's base64 body that carry private material (none is in the public key). */
 let secretLines: string[];
 
@@ -35,6 +45,10 @@ function target(): ShellTarget {
 before(async () => {
   sshd = await startSshServer();
   work = await mkdtemp(join(tmpdir(), "vmail-keytest-"));
+  startMarker = join(work, "started");
+  await writeFile(startMarker, "");
+  // Dated a little back, so a file written in the same clock tick still counts as newer.
+  await utimes(startMarker, new Date(Date.now() - 2000), new Date(Date.now() - 2000));
   const body = sshd.privateKey
     .split("\n")
     .filter((l) => l !== "" && !l.startsWith("-----"))
@@ -52,27 +66,22 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Regular files under `dir` (recursively, not following symlinks) that contain the key. */
+/**
+ * Regular files under `dir` (not following symlinks) that contain the key. Only files written
+ * since the suite started can be copies made by the code under test, so `find -newer` picks
+ * them: the temp directory of a long-lived machine holds far more than this suite could read.
+ */
 async function keyCopiesUnder(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  const dirs = [dir];
-  for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []); // removed meanwhile
-    for (const e of entries) {
-      if (e.isDirectory()) dirs.push(join(d, e.name));
-      else if (e.isFile()) files.push(join(d, e.name));
-    }
-  }
+  const listed = spawnSync("find", [dir, "-xdev", "-type", "f", "-newer", startMarker, "-print0"], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  }).stdout;
+  const files = listed.split("\0").filter((f) => f !== "" && f !== startMarker);
   const found: string[] = [];
-  let next = 0;
-  const reader = async () => {
-    while (next < files.length) {
-      const path = files[next++];
-      const data = await readFile(path).catch(() => Buffer.alloc(0)); // removed meanwhile
-      if (secretLines.some((l) => data.includes(l))) found.push(path);
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, reader));
+  for (const path of files) {
+    const data = await readFile(path).catch(() => Buffer.alloc(0)); // removed meanwhile
+    if (secretLines.some((l) => data.includes(l))) found.push(path);
+  }
   return found;
 }
 
