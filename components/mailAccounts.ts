@@ -4,8 +4,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MailAlias, MailDomain, MailUser } from "../resources/rows";
 import type { AliasSpec, UserSpec } from "../spec/config";
+import type { DbIdentity } from "../spec/target";
 
 export interface MailAccountsArgs {
+  /** The database the rows go in (each row records it, so a move shows and cleans up). */
+  readonly target: DbIdentity;
   /** The virtual mailbox domains: one transports row each. */
   readonly domains: string[];
   /** The mailboxes: one users row each. */
@@ -49,11 +52,13 @@ export class MailAccounts extends pulumi.ComponentResource {
   constructor(name: string, args: MailAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailAccounts", name, {}, opts);
     const rowOpts = { parent: this, dependsOn: args.after };
-    this.domains = args.domains.map((d) => new MailDomain(d, { gid: args.gid }, rowOpts));
+    const target = args.target;
+    this.domains = args.domains.map((d) => new MailDomain(d, { target, gid: args.gid }, rowOpts));
     const user = (u: UserSpec) =>
       new MailUser(
         u.address,
         {
+          target,
           realname: u.realname,
           maildir: u.maildir,
           scheme: u.scheme,
@@ -63,7 +68,8 @@ export class MailAccounts extends pulumi.ComponentResource {
         },
         rowOpts,
       );
-    const alias = (a: AliasSpec) => new MailAlias(a.address, { targets: a.targets }, rowOpts);
+    const alias = (a: AliasSpec) =>
+      new MailAlias(a.address, { target, targets: a.targets }, rowOpts);
     const entries: (() => pulumi.Resource)[] = [
       ...args.users.map((u) => () => user(u)),
       ...args.aliases.map((a) => () => alias(a)),

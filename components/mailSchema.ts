@@ -6,6 +6,7 @@ import { MailTables, PgReload } from "../resources/schema";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings } from "../spec/config";
 import { HBA_BLOCK, renderHbaBlock } from "../spec/pgHba";
+import { dbIdentity } from "../spec/target";
 
 export interface MailSchemaArgs {
   /** How the mail server (whose pg_hba.conf this is) is reached. */
@@ -26,7 +27,7 @@ export class MailSchema extends pulumi.ComponentResource {
     const s = args.settings;
     this.tables = new MailTables(
       `${name}-tables`,
-      { database: s.name, ownerRole: s.ownerRole },
+      { database: s.name, ownerRole: s.ownerRole, target: dbIdentity(s) },
       { parent: this, dependsOn: args.after, aliases: [{ name: `${s.name}-tables` }] },
     );
     const hba = args.server.file(
@@ -36,7 +37,12 @@ export class MailSchema extends pulumi.ComponentResource {
     );
     const reload = new PgReload(
       `${name}-pg-reload`,
-      { trigger: hba.written, hbaFile: s.hbaFile },
+      {
+        trigger: hba.written,
+        hbaFile: s.hbaFile,
+        server: args.server.identity,
+        target: dbIdentity(s),
+      },
       { parent: this, dependsOn: [hba], aliases: [{ name: "pg-hba-reload" }] },
     );
     this.ready = [this.tables, reload];

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Server } from "../resources/server";
 import type { MailSpec } from "../spec/config";
+import { dbIdentity } from "../spec/target";
 import { MailAccounts } from "./mailAccounts";
 import { MailDatabase } from "./mailDatabase";
 import { MailOwner } from "./mailOwner";
@@ -51,6 +52,7 @@ export class MailServer extends pulumi.ComponentResource {
     const accounts = new MailAccounts(
       `${name}-accounts`,
       {
+        target: dbIdentity(spec.database),
         domains: spec.domains,
         users: spec.users,
         aliases: spec.aliases,
@@ -73,6 +75,7 @@ export class MailServer extends pulumi.ComponentResource {
     new PostfixSettings(
       `${name}-postfix-settings`,
       {
+        server,
         postfix: spec.postfix,
         mailboxBase: spec.owner.mailboxBase,
         uid: owner.uid,

@@ -3,10 +3,13 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { PostfixMainCf } from "../resources/postfixMainCf";
+import type { Server } from "../resources/server";
 import type { PostfixSettings as Settings } from "../spec/config";
 import { postconfInput } from "../spec/postfixConfig";
 
 export interface PostfixSettingsArgs {
+  /** The mail server whose Postfix this is. */
+  readonly server: Server;
   /** Postfix's config and maps directories, and whether maps go through proxymap. */
   readonly postfix: Settings;
   /** virtual_mailbox_base: the directory holding every maildir. */
@@ -37,6 +40,7 @@ export class PostfixSettings extends pulumi.ComponentResource {
     const mainCf = new PostfixMainCf(
       `${name}-main-cf`,
       {
+        server: args.server.identity,
         settings,
         domains: known.domains,
         proxiedMaps: known.proxiedMaps,

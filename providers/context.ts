@@ -3,6 +3,7 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, parseConnectionSettings } from "../spec/config";
+import type { DbIdentity, ServerIdentity } from "../spec/target";
 import type { DbTarget } from "./db";
 import type { ShellTarget } from "./shell";
 
@@ -39,6 +40,28 @@ export class ContextHolder {
   get(): ProviderContext {
     if (!this.ctx) throw new Error("vmail: provider used before configure()");
     return this.ctx;
+  }
+
+  /**
+   * The database a row records (its old one, on a delete after a move), reached with the
+   * stack's admin credentials; the configured database when the state predates targets.
+   */
+  dbAt(target: DbIdentity | undefined): DbTarget {
+    const db = this.get().db;
+    if (!target) return db;
+    const settings = {
+      ...db.settings,
+      host: target.host,
+      port: target.port,
+      name: target.database,
+    };
+    return { ...db, settings };
+  }
+
+  /** The server a file records, reached with the stack's SSH key; the configured one if none. */
+  shellAt(server: ServerIdentity | undefined): ShellTarget {
+    const shell = this.get().shell;
+    return server ? { ...shell, access: server } : shell;
   }
 }
 

@@ -14,10 +14,11 @@ import {
   postconfRemoveScript,
 } from "../spec/scripts";
 import { mustRunOnServer } from "./shell";
+import { targetMoved } from "../spec/target";
 
 async function apply(inputs: PostfixMainCfInputs): Promise<PostfixMainCfInputs> {
   await mustRunOnServer(
-    context.get().shell,
+    context.shellAt(inputs.server),
     `setting main.cf in ${inputs.configDir}`,
     postconfApplyScript(inputs),
   );
@@ -35,7 +36,7 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
     // A server the preview cannot reach (a new one, a tunnel not open yet) is checked again by
     // the apply script, before main.cf changes.
     const expanded = await mustRunOnServer(
-      context.get().shell,
+      context.shellAt(news.server),
       `reading mydestination in ${news.configDir}`,
       mydestinationScript(news.configDir),
     ).catch(() => undefined);
@@ -52,6 +53,7 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
     const same = (k: keyof PostfixMainCfInputs) =>
       JSON.stringify(olds[k] ?? null) === JSON.stringify(news[k] ?? null);
     const keys: (keyof PostfixMainCfInputs)[] = [
+      "server",
       "configDir",
       "settings",
       "domains",
@@ -59,9 +61,11 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
       "backupFile",
       "reloadAfter",
     ];
-    // Another Postfix instance: set the new one up before the old one is put back.
-    const replaces = same("configDir") ? [] : ["configDir"];
-    return Promise.resolve({ changes: !keys.every(same), replaces });
+    // Another Postfix instance: set the new one up before the old one is put back. Another
+    // server: put the old one back first (it may be this one, reached another way).
+    const moved = targetMoved(olds.server, news.server);
+    const replaces = [...(same("configDir") ? [] : ["configDir"]), ...(moved ? ["server"] : [])];
+    return Promise.resolve({ changes: !keys.every(same), replaces, deleteBeforeReplace: moved });
   },
   async update(_id, _olds, news: PostfixMainCfInputs) {
     return { outs: await apply(news) };
@@ -70,7 +74,7 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
   async read(id: string, props: PostfixMainCfInputs) {
     const names = Object.keys(props.settings);
     const stdout = await mustRunOnServer(
-      context.get().shell,
+      context.shellAt(props.server),
       `reading main.cf in ${props.configDir}`,
       postconfReadScript(props.configDir, names),
     );
@@ -78,7 +82,7 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
   },
   async delete(_id, props: PostfixMainCfInputs) {
     await mustRunOnServer(
-      context.get().shell,
+      context.shellAt(props.server),
       `restoring main.cf in ${props.configDir}`,
       postconfRemoveScript(props),
     );

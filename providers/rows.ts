@@ -1,24 +1,63 @@
 // The dynamic providers behind the rows: one row of transports, users or aliases per resource.
 // They connect as the admin role and SET ROLE to the owner role, so a row is written with the
-// owner's rights, and rotating the owner's password never touches a row's state.
+// owner's rights, and rotating the owner's password never touches a row's state. Each row
+// records its database (target) and every call goes there. A move to another database is an
+// update, not a replacement, so a generated password moves with its user: the row is written in
+// the new database, then deleted from the old one. A create never silently takes over a row
+// vmail did not write.
 
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, type DbTarget } from "./db";
 import { hashPassword, type HashScheme } from "../spec/passwords";
 import { providerContext } from "./context";
-import { deleteSql, selectSql, upsertSql } from "../spec/sql";
+import { deleteSql, markOursSql, ownershipSql, selectSql, unmarkSql, upsertSql } from "../spec/sql";
 import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
+import { describeTarget, dbIdentity, targetMoved, type DbIdentity } from "../spec/target";
 
 type Row = Record<string, unknown>;
 
-export async function writeRow(db: DbTarget, shape: TableShape, values: Row): Promise<void> {
+/**
+ * Writes the row. On a create (`creating`), a row already there that vmail did not write is
+ * refused, unless the stack says to adopt such rows (vmail:adoptExistingRows).
+ */
+export async function writeRow(
+  db: DbTarget,
+  shape: TableShape,
+  values: Row,
+  creating = false,
+): Promise<void> {
+  const key = values[shape.key];
   const params = [shape.key, ...shape.columns].map((c) => values[c]);
-  await inTransaction(db, db.settings.ownerRole, (c) => c.query(upsertSql(shape), params));
+  await inTransaction(db, db.settings.ownerRole, async (c) => {
+    if (creating && !db.settings.adoptExistingRows) {
+      const found = await c.query<{ present: boolean; ours: boolean }>(ownershipSql(shape), [key]);
+      if (found.rows[0].present && !found.rows[0].ours) {
+        throw new Error(
+          `vmail: ${shape.table} row ${String(key)} is already in ${describeTarget(dbIdentity(db.settings))}, ` +
+            `and vmail did not write it: it is left as it is. To let vmail take it over (and ` +
+            `overwrite it with the stack's values), set vmail:adoptExistingRows to true`,
+        );
+      }
+    }
+    await c.query(upsertSql(shape), params);
+    await c.query(markOursSql(shape), [key]);
+  });
 }
 
+/** SQLSTATEs that mean the row cannot be there: no such database, no such table. */
+const GONE = new Set(["3D000", "42P01"]);
+
 export async function deleteRow(db: DbTarget, shape: TableShape, key: string): Promise<void> {
-  await inTransaction(db, db.settings.ownerRole, (c) => c.query(deleteSql(shape), [key]));
+  try {
+    await inTransaction(db, db.settings.ownerRole, async (c) => {
+      await c.query(deleteSql(shape), [key]);
+      await c.query(unmarkSql(shape), [key]);
+    });
+  } catch (error) {
+    // A database dropped (or renamed) since holds no row to delete.
+    if (!GONE.has((error as { code?: string }).code ?? "")) throw error;
+  }
 }
 
 export async function readRow(
@@ -43,31 +82,86 @@ function changedFields<T extends object>(olds: T, news: T, fields: (keyof T & st
  */
 export interface RowInputs<T extends Row> {
   row: T;
+  /** The database the row is in; a state written before targets were recorded has none. */
+  target?: DbIdentity;
+}
+
+/** The row's target changed, or its state predates targets (one update records it). */
+const targetChanged = (olds: RowInputs<Row>, news: RowInputs<Row>) =>
+  olds.target === undefined || targetMoved(olds.target, news.target);
+
+/** The database the row's call goes to. */
+const dbOf = (inputs: { target?: DbIdentity }) => providerContext.dbAt(inputs.target);
+
+/** Which cluster and database a connection reaches, however it was addressed. */
+async function physicalDatabase(db: DbTarget): Promise<string | undefined> {
+  try {
+    const result = await inTransaction(db, undefined, (c) =>
+      c.query<{ id: string }>(
+        "SELECT system_identifier::text || '/' || current_database() AS id FROM pg_control_system()",
+      ),
+    );
+    return result.rows[0].id;
+  } catch (error) {
+    if (GONE.has((error as { code?: string }).code ?? "")) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Writes the row where it now belongs, then deletes it from where it was, unless "there" is the
+ * same database reached another way (a new host name, say), where the delete would remove the
+ * row just written.
+ */
+async function moveRow(
+  olds: RowInputs<Row>,
+  news: RowInputs<Row>,
+  shape: TableShape,
+  write: (creating: boolean) => Promise<void>,
+): Promise<void> {
+  const moved = targetMoved(olds.target, news.target);
+  await write(moved);
+  if (!moved) return;
+  const [from, to] = [dbOf(olds), dbOf(news)];
+  const key = String(olds.row[shape.key]);
+  try {
+    const [fromId, toId] = await Promise.all([physicalDatabase(from), physicalDatabase(to)]);
+    if (fromId !== undefined && fromId !== toId) await deleteRow(from, shape, key);
+  } catch (error) {
+    throw new Error(
+      `vmail: ${shape.table} row ${key} is now in ${describeTarget(dbIdentity(to.settings))}, but ` +
+        `deleting it from ${describeTarget(dbIdentity(from.settings))}, where it was, failed (the ` +
+        `stack's admin role must reach that database too): ${(error as Error).message}`,
+    );
+  }
 }
 
 /** The provider of a table whose row is exactly `row`, keyed by `shape.key`: transports, aliases. */
 function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.ResourceProvider {
-  const db = () => providerContext.get().db;
   return {
     configure: (req) => Promise.resolve(providerContext.set(req.config)),
     async create(inputs: RowInputs<T>) {
-      await writeRow(db(), shape, inputs.row);
+      await writeRow(dbOf(inputs), shape, inputs.row, true);
       return { id: String(inputs.row[shape.key]), outs: inputs };
     },
-    diff: (_id, olds: RowInputs<T>, news: RowInputs<T>) =>
-      Promise.resolve({ changes: changedFields(olds.row, news.row, shape.columns).length > 0 }),
-    async update(_id, _olds: RowInputs<T>, news: RowInputs<T>) {
-      await writeRow(db(), shape, news.row);
+    diff: (_id, olds: RowInputs<T>, news: RowInputs<T>) => {
+      const changed = changedFields(olds.row, news.row, shape.columns).length > 0;
+      return Promise.resolve({ changes: changed || targetChanged(olds, news) });
+    },
+    async update(_id, olds: RowInputs<T>, news: RowInputs<T>) {
+      await moveRow(olds, news, shape, (creating) =>
+        writeRow(dbOf(news), shape, news.row, creating),
+      );
       return { outs: news };
     },
     async read(id: string, props: RowInputs<T>) {
-      const row = await readRow(db(), shape, id);
+      const row = await readRow(dbOf(props), shape, id);
       if (!row) return { id: "" };
       const current = Object.fromEntries(shape.columns.map((c) => [c, row[c]]));
       return { id, props: { ...props, row: { ...props.row, ...current } } };
     },
-    async delete(id: string) {
-      await deleteRow(db(), shape, id);
+    async delete(id: string, props: RowInputs<T>) {
+      await deleteRow(dbOf(props), shape, id);
     },
   };
 }
@@ -155,7 +249,9 @@ async function passwordFor(
 
 async function writeUser(news: UserInputs, olds?: UserOutputs): Promise<UserOutputs> {
   const { hash, generated } = await passwordFor(news, olds);
-  await writeRow(providerContext.get().db, USERS, { ...news.row, password: hash });
+  const write = (creating: boolean) =>
+    writeRow(dbOf(news), USERS, { ...news.row, password: hash }, creating);
+  await (olds ? moveRow(olds, news, USERS, write) : write(true));
   return { ...news, writtenHash: hash, storedHash: hash, generatedPassword: generated };
 }
 
@@ -169,13 +265,13 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       changedFields(olds.row, news.row, ["realname", "maildir", "scheme", "generateVersion"])
         .length > 0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
     const drifted = olds.storedHash !== olds.writtenHash;
-    return Promise.resolve({ changes: changed || drifted });
+    return Promise.resolve({ changes: changed || drifted || targetChanged(olds, news) });
   },
   async update(_id, olds: UserOutputs, news: UserInputs) {
     return { outs: await writeUser(news, olds) };
   },
   async read(id: string, props: UserOutputs) {
-    const row = await readRow(providerContext.get().db, USERS, id);
+    const row = await readRow(dbOf(props), USERS, id);
     if (!row) return { id: "" };
     return {
       id,
@@ -186,8 +282,8 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       },
     };
   },
-  async delete(id: string) {
+  async delete(id: string, props: UserOutputs) {
     // The row only: the maildir and its mail stay on disk.
-    await deleteRow(providerContext.get().db, USERS, id);
+    await deleteRow(dbOf(props), USERS, id);
   },
 };

@@ -8,10 +8,14 @@ import { shellQuote } from "../spec/scripts";
 import { providerContext } from "./context";
 import { mustRunOnServer } from "./shell";
 import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
-import { MAIL_TABLES } from "../spec/tables";
+import { MAIL_TABLES, MANAGED_ROWS } from "../spec/tables";
+import { targetMoved } from "../spec/target";
+
+/** Every table vmail makes: the mail tables and its own list of the rows it wrote. */
+const ALL_TABLES = [...MAIL_TABLES, MANAGED_ROWS];
 
 async function ensureTables(inputs: MailTablesInputs): Promise<void> {
-  const db = providerContext.get().db;
+  const db = providerContext.dbAt(inputs.target);
   // Ownership first (as admin), then the tables as the owner role, so the owner owns them.
   await inTransaction(
     db,
@@ -37,21 +41,26 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
     await ensureTables(inputs);
     return { id: inputs.database, outs: inputs };
   },
-  diff: (_id, olds: MailTablesInputs, news: MailTablesInputs) =>
-    Promise.resolve({
-      changes: olds.database !== news.database || olds.ownerRole !== news.ownerRole,
-      replaces: olds.database !== news.database ? ["database"] : [],
-    }),
+  diff: (_id, olds: MailTablesInputs, news: MailTablesInputs) => {
+    const moved = targetMoved(olds.target, news.target);
+    const replaces = [
+      ...(olds.database !== news.database ? ["database"] : []),
+      ...(moved ? ["target"] : []),
+    ];
+    const changed = olds.ownerRole !== news.ownerRole || olds.target === undefined;
+    return Promise.resolve({ changes: changed || replaces.length > 0, replaces });
+  },
   async update(_id, _olds, news: MailTablesInputs) {
     await ensureTables(news);
     return { outs: news };
   },
   async read(id: string, props: MailTablesInputs) {
-    const result = await poolFor(providerContext.get().db, props.database).query<{ n: number }>(
+    const pool = poolFor(providerContext.dbAt(props.target), props.database);
+    const result = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)",
-      [MAIL_TABLES],
+      [ALL_TABLES],
     );
-    return result.rows[0].n === MAIL_TABLES.length ? { id, props } : { id: "" };
+    return result.rows[0].n === ALL_TABLES.length ? { id, props } : { id: "" };
   },
   // Nothing on delete: the tables go with the database, and a kept database keeps its mail data.
   delete: () => Promise.resolve(),
@@ -62,7 +71,7 @@ export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
  * server's own verdict on pg_hba.conf: any line it could not parse.
  */
 async function reload(inputs: PgReloadInputs): Promise<void> {
-  const { db, shell } = providerContext.get();
+  const [db, shell] = [providerContext.dbAt(inputs.target), providerContext.shellAt(inputs.server)];
   const pool = poolFor(db, "postgres");
   const shown = (await pool.query<{ hba_file: string }>("SHOW hba_file")).rows[0].hba_file;
   // Compared as the server resolves them: one may be a symlink to the other.
@@ -95,7 +104,13 @@ export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
     return { id: "pg-reload", outs: inputs };
   },
   diff: (_id, olds: PgReloadInputs, news: PgReloadInputs) =>
-    Promise.resolve({ changes: olds.trigger !== news.trigger }),
+    Promise.resolve({
+      changes:
+        olds.trigger !== news.trigger ||
+        olds.target === undefined ||
+        targetMoved(olds.target, news.target) ||
+        targetMoved(olds.server, news.server),
+    }),
   async update(_id, _olds, news: PgReloadInputs) {
     await reload(news);
     return { outs: news };

@@ -17,8 +17,10 @@ import {
   type FileState,
 } from "../spec/scripts";
 import { mustRunOnServer, type ShellTarget } from "./shell";
+import { targetMoved, type ServerIdentity } from "../spec/target";
 
 interface ServerFileOutputs {
+  server?: ServerIdentity;
   path: string;
   ownership?: FileOwnership;
   block?: BlockSpec;
@@ -55,7 +57,8 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
       inputs.content,
     );
   }
-  return { path, ownership, block, sha256: sha256(inputs.content), written: writeStamp() };
+  const outs = { path, ownership, block, sha256: sha256(inputs.content), written: writeStamp() };
+  return { server: inputs.server, ...outs };
 }
 
 export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
@@ -65,18 +68,22 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ServerFileInputs): Promise<pulumi.dynamic.CreateResult> {
-    return { id: inputs.path, outs: await write(context.get().shell, inputs) };
+    return { id: inputs.path, outs: await write(context.shellAt(inputs.server), inputs) };
   },
 
   diff(_id: string, olds: ServerFileOutputs, news: ServerFileInputs) {
-    const replaces = olds.path !== news.path ? ["path"] : [];
+    const moved = targetMoved(olds.server, news.server);
+    const replaces = [...(olds.path !== news.path ? ["path"] : []), ...(moved ? ["server"] : [])];
     const changed =
       replaces.length > 0 ||
+      olds.server === undefined ||
       olds.sha256 !== sha256(news.content) ||
       JSON.stringify(olds.ownership ?? null) !== JSON.stringify(news.ownership ?? null) ||
       JSON.stringify(olds.block ?? null) !== JSON.stringify(news.block ?? null);
-    // A moved file is written at its new path before the old one is removed.
-    return Promise.resolve({ changes: changed, replaces });
+    // A file at a new path is written before the old one is removed. One on another server is
+    // removed first: "another" server may be this one reached another way, where writing first
+    // and removing second would leave no file at all.
+    return Promise.resolve({ changes: changed, replaces, deleteBeforeReplace: moved });
   },
 
   async update(
@@ -84,7 +91,7 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
     olds: ServerFileOutputs,
     news: ServerFileInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    const shell = context.get().shell;
+    const shell = context.shellAt(news.server);
     if (olds.block && news.block && olds.block.marker !== news.block.marker) {
       await removeFrom(shell, olds);
     }
@@ -92,7 +99,7 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: ServerFileOutputs): Promise<pulumi.dynamic.ReadResult> {
-    const current = await readState(context.get().shell, props.path);
+    const current = await readState(context.shellAt(props.server), props.path);
     if (!current.present) return { id: "", props: {} };
     if (props.block) {
       const body = blockBody(current.content ?? "", props.block.marker);
@@ -108,7 +115,7 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: ServerFileOutputs): Promise<void> {
-    await removeFrom(context.get().shell, props);
+    await removeFrom(context.shellAt(props.server), props);
   },
 };
 

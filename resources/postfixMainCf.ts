@@ -3,9 +3,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { PostconfInput } from "../spec/scripts";
+import type { ServerIdentity } from "../spec/target";
 import { providerShim } from "./providerShim";
 
 export interface PostfixMainCfInputs extends PostconfInput {
+  /** The server whose Postfix this is; a state written before targets were recorded has none. */
+  server?: ServerIdentity;
   /** The map files' `written` stamps: when vmail rewrote one, Postfix is reloaded. */
   reloadAfter: string[];
 }

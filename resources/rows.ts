@@ -3,9 +3,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { HashScheme } from "../spec/passwords";
+import type { DbIdentity } from "../spec/target";
 import { providerShim } from "./providerShim";
 
 export interface MailDomainArgs {
+  /** The database the row is in. */
+  target: DbIdentity;
   gid: pulumi.Input<number>;
   transport?: pulumi.Input<string>;
 }
@@ -14,24 +17,29 @@ export interface MailDomainArgs {
 export class MailDomain extends pulumi.dynamic.Resource {
   constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
     const transport = args.transport ?? "virtual:";
-    const props = { row: pulumi.output(args.gid).apply((gid) => ({ domain, gid, transport })) };
+    const row = pulumi.output(args.gid).apply((gid) => ({ domain, gid, transport }));
+    const props = { row, target: args.target };
     super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
   }
 }
 
 export interface MailAliasArgs {
+  /** The database the row is in. */
+  target: DbIdentity;
   targets: string[];
 }
 
 /** An aliases row; `@domain` is the domain's catch-all. */
 export class MailAlias extends pulumi.dynamic.Resource {
   constructor(alias: string, args: MailAliasArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { row: { alias, email: args.targets.join(", ") } };
+    const props = { row: { alias, email: args.targets.join(", ") }, target: args.target };
     super(providerShim("alias"), alias, props, opts, "vmail", "MailAlias");
   }
 }
 
 export interface MailUserArgs {
+  /** The database the row is in. */
+  target: DbIdentity;
   realname: string | null;
   maildir: string;
   scheme: HashScheme;
@@ -50,7 +58,7 @@ export class MailUser extends pulumi.dynamic.Resource {
     // Only the keys this user has: the SDK keeps an Output and four promises for every key, which
     // at thousands of rows is most of the program's memory.
     const row = { email, realname: args.realname, maildir: args.maildir, scheme: args.scheme };
-    const props: Record<string, unknown> = { row };
+    const props: Record<string, unknown> = { row, target: args.target };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);
     if (args.password !== undefined) props.password = pulumi.secret(args.password);
     if (args.generateVersion !== undefined) {

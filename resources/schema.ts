@@ -3,11 +3,14 @@
 // Their provider is providers/schema.ts.
 
 import * as pulumi from "@pulumi/pulumi";
+import type { DbIdentity, ServerIdentity } from "../spec/target";
 import { providerShim } from "./providerShim";
 
 export interface MailTablesInputs {
   database: string;
   ownerRole: string;
+  /** The PostgreSQL the database is on; a state written before targets were recorded has none. */
+  target?: DbIdentity;
 }
 
 export class MailTables extends pulumi.dynamic.Resource {
@@ -21,12 +24,15 @@ export interface PgReloadInputs {
   trigger: string;
   /** The pg_hba.conf vmail edits: it must be the one PostgreSQL reads (SHOW hba_file). */
   hbaFile: string;
+  /** The server the file is on, and the PostgreSQL that reads it. */
+  server?: ServerIdentity;
+  target?: DbIdentity;
 }
 
 export class PgReload extends pulumi.dynamic.Resource {
   constructor(
     name: string,
-    args: { trigger: pulumi.Input<string>; hbaFile: string },
+    args: Omit<PgReloadInputs, "trigger"> & { trigger: pulumi.Input<string> },
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(providerShim("pgReload"), name, args, opts, "vmail", "PgReload");

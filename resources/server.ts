@@ -4,6 +4,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServerAccess } from "../spec/config";
+import type { ServerIdentity } from "../spec/target";
 import { ServerFile, type ServerFileArgs } from "./serverFile";
 
 export interface CommandArgs {
@@ -24,6 +25,11 @@ export class Server {
     private readonly access: ServerAccess,
     private readonly privateKey: pulumi.Output<string> | undefined,
   ) {}
+
+  /** Which server this is (nothing secret): recorded by each file and setting vmail puts on it. */
+  get identity(): ServerIdentity {
+    return this.access;
+  }
 
   /** A script run with `sh -eu`: locally, or through SSH with the pinned host key. */
   command(
@@ -58,7 +64,11 @@ export class Server {
   }
 
   /** A file, or a marked block in a shared file, with drift detection on refresh. */
-  file(name: string, args: ServerFileArgs, opts: pulumi.CustomResourceOptions): ServerFile {
-    return new ServerFile(name, args, opts);
+  file(
+    name: string,
+    args: Omit<ServerFileArgs, "server">,
+    opts: pulumi.CustomResourceOptions,
+  ): ServerFile {
+    return new ServerFile(name, { ...args, server: this.access }, opts);
   }
 }

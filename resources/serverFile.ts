@@ -4,9 +4,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BlockSpec } from "../spec/managedBlock";
 import type { FileOwnership } from "../spec/scripts";
+import type { ServerIdentity } from "../spec/target";
 import { providerShim } from "./providerShim";
 
 export interface ServerFileInputs {
+  /** The server the file is on; a state written before targets were recorded has none. */
+  server?: ServerIdentity;
   path: string;
   content: string;
   /** Whole file: mode and owner to set. Block: the file keeps its own. */
@@ -15,6 +18,7 @@ export interface ServerFileInputs {
 }
 
 export interface ServerFileArgs {
+  server: ServerIdentity;
   path: pulumi.Input<string>;
   content: pulumi.Input<string>;
   ownership?: pulumi.Input<FileOwnership>;

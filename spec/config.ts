@@ -54,6 +54,7 @@ export const DEFAULTS = {
   readerRole: "mailreader",
   ownerRole: "mailreader_admin",
   ownerLogin: false,
+  adoptExistingRows: false,
   pgHbaFile: "/etc/postgresql/15/main/pg_hba.conf",
   pgHbaMethod: "scram-sha-256",
   readerPasswordVersion: 1,
@@ -84,6 +85,8 @@ export interface DatabaseSettings {
   ownerRole: string;
   /** The owner role may log in (a password, a pg_hba line); vmail itself only SET ROLEs to it. */
   ownerLogin: boolean;
+  /** A create may take over (overwrite) a row vmail did not write; by default it refuses. */
+  adoptExistingRows: boolean;
   /** The port Postfix and Dovecot use on the mail server itself (loopback). */
   serverPort: number;
   hbaFile: string;
@@ -343,6 +346,7 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
     readerRole: r.string("readerRole", DEFAULTS.readerRole, identifierRule),
     ownerRole: r.string("ownerRole", DEFAULTS.ownerRole, identifierRule),
     ownerLogin: r.boolean("ownerLogin", DEFAULTS.ownerLogin),
+    adoptExistingRows: r.boolean("adoptExistingRows", DEFAULTS.adoptExistingRows),
     serverPort: r.optionalInteger("pgServerPort", portRule) ?? port,
     hbaFile: r.string("pgHbaFile", DEFAULTS.pgHbaFile, absolutePathRule),
     hbaMethod: r.oneOf("pgHbaMethod", DEFAULTS.pgHbaMethod, ["scram-sha-256", "md5"] as const),

@@ -3,7 +3,7 @@
 // (with pg's own escapeIdentifier).
 
 import { escapeIdentifier } from "pg";
-import type { TableShape } from "./tables";
+import { MANAGED_ROWS, type TableShape } from "./tables";
 
 /**
  * The three tables of the articles. One deliberate change: transports.gid is not UNIQUE, since
@@ -26,6 +26,14 @@ export const CREATE_TABLES = [
   `CREATE TABLE IF NOT EXISTS aliases (
     alias TEXT PRIMARY KEY,
     email TEXT NOT NULL
+  )`,
+  // vmail's own bookkeeping: the rows it wrote. A create that finds a row not listed here (the
+  // server had it before vmail) refuses to overwrite it. Written in the same transaction as the
+  // row, so a run killed after the write leaves a row the next run knows as its own.
+  `CREATE TABLE IF NOT EXISTS ${MANAGED_ROWS} (
+    tbl TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (tbl, key)
   )`,
 ];
 
@@ -52,6 +60,23 @@ export function upsertSql(shape: TableShape): string {
     `INSERT INTO ${shape.table} (${columns.join(", ")}) VALUES (${params.join(", ")}) ` +
     onConflictSql(shape)
   );
+}
+
+/** Whether the row of $1 exists, and whether vmail wrote it: `present`, `ours`. */
+export function ownershipSql(shape: TableShape): string {
+  return (
+    `SELECT EXISTS (SELECT 1 FROM ${shape.table} WHERE ${shape.key} = $1) AS present, ` +
+    `EXISTS (SELECT 1 FROM ${MANAGED_ROWS} WHERE tbl = '${shape.table}' AND key = $1) AS ours`
+  );
+}
+
+/** Records the row of $1 as vmail's. */
+export function markOursSql(shape: TableShape): string {
+  return `INSERT INTO ${MANAGED_ROWS} (tbl, key) VALUES ('${shape.table}', $1) ON CONFLICT DO NOTHING`;
+}
+
+export function unmarkSql(shape: TableShape): string {
+  return `DELETE FROM ${MANAGED_ROWS} WHERE tbl = '${shape.table}' AND key = $1`;
 }
 
 export function deleteSql(shape: TableShape): string {

@@ -20,5 +20,8 @@ export const TRANSPORTS: TableShape = {
 };
 export const ALIASES: TableShape = { table: "aliases", key: "alias", columns: ["email"] };
 
+/** vmail's list of the rows it wrote (see spec/sql.ts); no mail program reads it. */
+export const MANAGED_ROWS = "vmail_managed_rows";
+
 /** The three tables vmail keeps, by name. */
 export const MAIL_TABLES = [USERS.table, TRANSPORTS.table, ALIASES.table] as const;

@@ -36,6 +36,7 @@ import {
   type PgCluster,
 } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
+import { dbIdentity } from "../../spec/target";
 
 let cluster: PgCluster;
 let fixture: MailDatabaseFixture;
@@ -43,7 +44,8 @@ let mapsDir: string;
 const settings = () => testDatabaseSettings(cluster);
 
 // The providers, called with a row's fields flat (as the tests read best); the resources hand
-// them over under `row`, with a user's password apart.
+// them over under `row`, with a user's password apart, and the row's database as `target`.
+const target = () => dbIdentity(settings());
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 interface FlatUser {
   email: string;
@@ -55,14 +57,20 @@ interface FlatUser {
   password?: string;
 }
 function nestUser({ passwordHash, password, ...row }: FlatUser): UserInputs {
-  return { row, ...(passwordHash ? { passwordHash } : {}), ...(password ? { password } : {}) };
+  return {
+    row,
+    target: target(),
+    ...(passwordHash ? { passwordHash } : {}),
+    ...(password ? { password } : {}),
+  };
 }
 function flatRows(p: pulumi.dynamic.ResourceProvider) {
   const provider = p as Provider;
   return {
-    create: (row: Record<string, unknown>) => provider.create({ row }),
-    read: (id: string, row: Record<string, unknown>) => provider.read(id, { row }),
-    delete: (id: string) => provider.delete(id, {}),
+    create: (row: Record<string, unknown>) => provider.create({ row, target: target() }),
+    read: (id: string, row: Record<string, unknown>) =>
+      provider.read(id, { row, target: target() }),
+    delete: (id: string) => provider.delete(id, { target: target() }),
   };
 }
 const domains = flatRows(domainProvider);
@@ -73,7 +81,7 @@ const users = {
   diff: (id: string, olds: UserOutputs, u: FlatUser) => userImpl.diff(id, olds, nestUser(u)),
   update: (id: string, olds: UserOutputs, u: FlatUser) => userImpl.update(id, olds, nestUser(u)),
   read: (id: string, olds: unknown) => userImpl.read(id, olds),
-  delete: (id: string) => userImpl.delete(id, {}),
+  delete: (id: string) => userImpl.delete(id, { target: target() }),
 };
 const files = serverFileProvider as Provider;
 
@@ -127,7 +135,7 @@ after(async () => {
 });
 
 describe("tables and schema", () => {
-  it("the owner role owns schema public and the three tables", async () => {
+  it("the owner role owns schema public, the three tables and vmail's list of its rows", async () => {
     const owners = await superuserQuery<{ name: string; owner: string }>(
       cluster,
       `SELECT tablename AS name, tableowner AS owner FROM pg_tables WHERE schemaname = 'public'
@@ -141,6 +149,7 @@ describe("tables and schema", () => {
       { name: "public", owner: "mailreader_admin" },
       { name: "transports", owner: "mailreader_admin" },
       { name: "users", owner: "mailreader_admin" },
+      { name: "vmail_managed_rows", owner: "mailreader_admin" },
     ]);
   });
 

@@ -13,6 +13,7 @@ import { PostfixMaps } from "../../components/postfixMaps";
 import { RootForward } from "../../components/rootForward";
 import { Server } from "../../resources/server";
 import { readStackConfig } from "../../program/stackConfig";
+import { dbIdentity } from "../../spec/target";
 
 export interface HarnessOutputs {
   /** What MailOwner reads back from the server. */
@@ -27,6 +28,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
     const server = new Server(spec.server, sshPrivateKey);
     const schema = new MailSchema("mail-database-schema", { server, settings: spec.database });
     const accounts = new MailAccounts("mail-accounts", {
+      target: dbIdentity(spec.database),
       domains: spec.domains,
       users: spec.users,
       aliases: spec.aliases,

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { DatabaseSettings } from "../../spec/config";
 import { mailTablesProvider } from "../../providers/schema";
 import { escapeIdentifier } from "pg";
+import { dbIdentity } from "../../spec/target";
 import { superuserQuery, type PgCluster } from "./pgCluster";
 
 export interface MailDatabaseFixture {
@@ -39,7 +40,8 @@ export async function createMailDatabase(
   );
   if (opts.tables) {
     // vmail's own provider makes the tables (as the owner role).
-    await mailTablesProvider.create?.({ database: s.name, ownerRole: s.ownerRole });
+    const target = dbIdentity(s);
+    await mailTablesProvider.create?.({ database: s.name, ownerRole: s.ownerRole, target });
     await q(`GRANT SELECT ON users, transports, aliases TO ${reader}`, s.name);
   }
   return { readerPassword, ownerPassword };

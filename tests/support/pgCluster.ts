@@ -104,13 +104,14 @@ function asUser(user: string, cmd: string[]): [string, string[]] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startPgCluster(): Promise<PgCluster> {
+/** A new cluster; `superPassword` gives two clusters one admin password (a stack has one). */
+export async function startPgCluster(opts: { superPassword?: string } = {}): Promise<PgCluster> {
   ensureBinaries();
   const user = serverUser();
   const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-pg-"));
   const dataDir = path.join(base, "data");
   const socketDir = path.join(base, "socket");
-  const superPassword = randomBytes(24).toString("base64url");
+  const superPassword = opts.superPassword ?? randomBytes(24).toString("base64url");
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C", TZ: "UTC" };
   try {
     await fs.chmod(base, 0o755);

@@ -23,6 +23,7 @@ export function testDatabaseSettings(
     readerPasswordVersion: 1,
     ownerPasswordVersion: 1,
     ownerLogin: true,
+    adoptExistingRows: false,
     ...overrides,
   };
 }
