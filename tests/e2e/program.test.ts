@@ -37,6 +37,7 @@ import {
   postmapQuery,
 } from "../support/mailWorld";
 import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../support/pgCluster";
+import { startSshServer, type SshServer } from "../support/sshServer";
 import { skipWithoutPlugins } from "../support/plugins";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { REPO } from "../support/stackFiles";
@@ -52,6 +53,7 @@ let tls: ClusterTls;
 let postfix: PostfixInstance;
 let dir: string;
 let t: TestStack;
+let sshd: SshServer | undefined;
 
 const paths = () => ({
   mailboxBase: join(dir, "mail"),
@@ -164,6 +166,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
 
   after(async () => {
     await t?.remove();
+    await sshd?.stop();
     await postfix?.stop();
     await cluster?.stop();
     tls?.remove();
@@ -298,6 +301,78 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     assert.ok(await inMaildir("example.com/frank/", "marker-p-frank-1"), postfix.log());
   });
 
+  it("3b. a new user whose row the server already has is refused until the stack says to adopt it", async () => {
+    await superuserQuery(
+      cluster,
+      "INSERT INTO users (email, password, maildir) VALUES ('gina@example.com', '{PLAIN}by-hand', 'gina/')",
+      [],
+      "mail",
+    );
+    const hash = await hashPassword("gina's password", "BLF-CRYPT");
+    t.setPaths({
+      "vmail:users[3].address": { value: "gina@example.com" },
+      "vmail:users[3].passwordHash": { value: hash, secret: true },
+    });
+    await assert.rejects(
+      t.stack.up(t.opts()),
+      /users row gina@example\.com is already in postgres localhost:\d+\/mail, and vmail did not write it: it is left as it is.*vmail:adoptExistingRows/s,
+    );
+    const kept = await storedRow(cluster, "users", "email", "gina@example.com");
+    assert.equal(kept.password, "{PLAIN}by-hand", "the row is as it was");
+
+    t.setConfig({ "vmail:adoptExistingRows": { value: "true" } });
+    await timed("program: adopt a row", () => t.stack.up(t.opts()));
+    const adopted = await storedRow(cluster, "users", "email", "gina@example.com");
+    assert.equal(adopted.password, hash);
+    t.removePath("vmail:adoptExistingRows");
+    await assertNoChanges(t, "program (after adopting): ");
+  });
+
+  it("3c. a move to another server (this one, now over SSH) replaces every file and main.cf, old first; rows stay", async () => {
+    sshd = await startSshServer();
+    t.setConfig({
+      "vmail:serverMode": { value: "ssh" },
+      "vmail:sshHost": { value: sshd.host },
+      "vmail:sshPort": { value: String(sshd.port) },
+      "vmail:sshHostKey": { value: sshd.hostPublicKey },
+      "vmail:sshPrivateKey": { value: sshd.privateKey, secret: true },
+    });
+    const seen = events();
+    await timed("program: preview of a server move", () =>
+      t.stack.preview(t.opts({ onEvent: seen.onEvent })),
+    );
+    const changes = changedResources(seen.list);
+    const replaced = changes.filter((c) => c.startsWith("replace ")).map((c) => c.slice(8));
+    for (const name of [
+      "mail-postfix-maps-mailboxes",
+      "mail-postfix-maps-transport",
+      "mail-postfix-maps-aliases",
+      "mail-postfix-maps-domains",
+      "mail-database-schema-pg-hba",
+      "mail-root-forward-file",
+      "mail-postfix-settings-main-cf",
+    ]) {
+      assert.ok(replaced.includes(name), `${name} is replaced: ${changes.join(", ")}`);
+    }
+    assert.deepEqual(
+      changes.filter((c) => c.includes("@")),
+      [],
+      "no row changes: the database did not move",
+    );
+    const reloadsBefore = postfix.reloads();
+    await timed("program: up of a server move", () => t.stack.up(t.opts()));
+    assert.match(sshd.log(), /Accepted publickey for root/);
+    for (const map of ["mailboxes", "transport", "aliases", "domains"] as const) {
+      assert.ok(existsSync(mapFilePath(paths().mapsDir, map)), `${map}.cf is there`);
+    }
+    assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
+    assert.ok(readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
+    assert.ok(await reloadedSince(reloadsBefore), "Postfix reloaded");
+    await postfix.sendmail("dave@example.com", "Subject: moved\n\nmarker-p-moved-1\n");
+    assert.ok(await inMaildir("dave/", "marker-p-moved-1"), postfix.log());
+    await assertNoChanges(t, "program (after the move): ");
+  });
+
   it("4. drift in a row, a .cf file and main.cf: refresh sees each, up repairs and reloads", async () => {
     await deleteAliasRowAndTransportMap(cluster, paths().mapsDir);
     execFileSync("postconf", ["-c", postfix.configDir, "-e", "virtual_mailbox_base=/nowhere/"]);
@@ -401,6 +476,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "first reader password": outputs[0].readerPassword as string,
       "rotated reader password": outputs[1].readerPassword as string,
       "clear-text user password": CLEAR_PASSWORD,
+      "SSH private key": sshd?.privateKey ?? "",
       ...Object.fromEntries(Object.entries(generated).map(([a, p]) => [`password of ${a}`, p])),
     });
     const dave = await storedRow(cluster, "users", "email", "dave@example.com");
