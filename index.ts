@@ -11,6 +11,7 @@ export const mailUid = mail.uid;
 export const mailGid = mail.gid;
 export const readerPassword = mail.readerPassword;
 export const ownerPassword = mail.ownerPassword;
+export const dovecotPassword = mail.dovecotPassword;
 /** Generated mail passwords by address: `pulumi stack output --show-secrets generatedPasswords`. */
 export const generatedPasswords = mail.generatedPasswords;
 export const domains = pulumi.output(spec.domains);

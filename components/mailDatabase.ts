@@ -1,6 +1,8 @@
 // PostgreSQL for the mail accounts, through @pulumi/postgresql: a read-only login role for Postfix
-// and Dovecot, an owner role, the `mail` database, schema public locked down, SELECT-only grants
-// for the reader (tables made later included); MailSchema adds the tables and pg_hba lines.
+// (the reader: it never sees a password hash), one for Dovecot (it may read them), an owner role,
+// the `mail` database, schema public locked down, SELECT-only grants on what each one reads (no
+// default privileges: a table made later is nobody's to read); MailSchema adds the tables and
+// pg_hba lines.
 // Children are named from this component's name; `aliases` keep the names of earlier versions,
 // so an existing stack upgrades without a single replacement.
 
@@ -10,7 +12,7 @@ import * as random from "@pulumi/random";
 import { CheckpointGuard } from "../resources/checkpointGuard";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings } from "../spec/config";
-import { MAIL_TABLES } from "../spec/tables";
+import { ALIASES, TRANSPORTS, USERS } from "../spec/tables";
 import { MailSchema } from "./mailSchema";
 
 export interface MailDatabaseArgs {
@@ -27,6 +29,8 @@ export interface MailDatabaseArgs {
 export class MailDatabase extends pulumi.ComponentResource {
   /** The reader role's password (secret): Postfix's maps hold it. */
   readonly readerPassword: pulumi.Output<string>;
+  /** Dovecot's role's password (secret), when vmail sets Dovecot up. */
+  readonly dovecotPassword?: pulumi.Output<string>;
   /** The owner role's password (secret), when it may log in (ownerLogin). */
   readonly ownerPassword?: pulumi.Output<string>;
   readonly databaseName: pulumi.Output<string>;
@@ -61,14 +65,17 @@ export class MailDatabase extends pulumi.ComponentResource {
     // Roles and the database are created only after the guard has checked that this run may.
     const guard = new CheckpointGuard(
       `${name}-checkpoint-guard`,
-      { database: s.name, roles: [s.readerRole, s.ownerRole] },
+      {
+        database: s.name,
+        roles: [s.readerRole, s.ownerRole, ...(s.dovecotRole ? [s.dovecotRole] : [])],
+      },
       child("checkpoint-guard"),
     );
     const pg = (formerly?: string, more: pulumi.CustomResourceOptions = {}) =>
       child(formerly, { provider, dependsOn: [guard], ...more });
 
     // Letters and digits only: safe in a Postfix .cf file, a libpq string and Dovecot's config.
-    const password = (who: "reader" | "owner", role: string, version: number) =>
+    const password = (who: "reader" | "owner" | "dovecot", role: string, version: number) =>
       pulumi.secret(
         new random.RandomPassword(
           `${name}-${who}-password`,
@@ -151,35 +158,78 @@ export class MailDatabase extends pulumi.ComponentResource {
       { ...inDb, role: reader.name, objectType: "schema", privileges: ["USAGE"] },
       pg(`${s.readerRole}-schema-usage`, { dependsOn: [schema.tables, lockdown] }),
     );
+    // Postfix reads transports and aliases whole, and of users only what its maps look up.
+    // Replaced old-first: deleting a table grant revokes SELECT on every table it named (each
+    // column grant included), which would undo a new grant made before it.
     const select = new postgresql.Grant(
       `${name}-reader-select`,
       {
         ...inDb,
         role: reader.name,
         objectType: "table",
-        objects: [...MAIL_TABLES],
+        objects: [TRANSPORTS.table, ALIASES.table],
         privileges: ["SELECT"],
       },
-      afterTables(`${s.readerRole}-select`),
+      pg(`${s.readerRole}-select`, { dependsOn: [schema.tables], deleteBeforeReplace: true }),
     );
-    // Tables the owner makes later are readable too (a Grant covers only tables that exist now).
-    const later = new postgresql.DefaultPrivileges(
-      `${name}-reader-select-later`,
-      {
-        ...inDb,
-        owner: owner.name,
-        role: reader.name,
-        objectType: "table",
-        privileges: ["SELECT"],
-      },
-      afterTables(`${s.readerRole}-select-later`),
+    /** SELECT on some of the users table's columns. */
+    const usersColumns = (role: pulumi.Input<string>, columns: string[]) => ({
+      ...inDb,
+      role,
+      objectType: "column",
+      objects: [USERS.table],
+      columns,
+      privileges: ["SELECT"],
+    });
+    const readerUsers = new postgresql.Grant(
+      `${name}-reader-select-users`,
+      usersColumns(reader.name, ["email", "maildir"]),
+      pg(undefined, { dependsOn: [schema.tables, select] }),
     );
+    const ready = [...schema.ready, publicDb, connect, lockdown, usage, select, readerUsers];
 
-    this.ready = [...schema.ready, publicDb, connect, lockdown, usage, select, later];
+    // Dovecot checks passwords: its role may read the hashes, and nothing but the users table.
+    // Its grants follow the reader's on the same objects (see "one after the other" above).
+    if (s.dovecotRole) {
+      this.dovecotPassword = password("dovecot", s.dovecotRole, s.dovecotPasswordVersion);
+      const dovecot = new postgresql.Role(
+        `${name}-dovecot`,
+        {
+          name: s.dovecotRole,
+          login: true,
+          passwordWo: this.dovecotPassword,
+          passwordWoVersion: String(s.dovecotPasswordVersion),
+        },
+        pg(),
+      );
+      const dovecotConnect = new postgresql.Grant(
+        `${name}-dovecot-connect`,
+        {
+          database: database.name,
+          role: dovecot.name,
+          objectType: "database",
+          privileges: ["CONNECT"],
+        },
+        pg(undefined, { dependsOn: [guard, connect] }),
+      );
+      const dovecotUsage = new postgresql.Grant(
+        `${name}-dovecot-usage`,
+        { ...inDb, role: dovecot.name, objectType: "schema", privileges: ["USAGE"] },
+        pg(undefined, { dependsOn: [schema.tables, usage] }),
+      );
+      const dovecotUsers = new postgresql.Grant(
+        `${name}-dovecot-select-users`,
+        usersColumns(dovecot.name, ["email", "password", "maildir"]),
+        pg(undefined, { dependsOn: [schema.tables, readerUsers] }),
+      );
+      ready.push(dovecotConnect, dovecotUsage, dovecotUsers);
+    }
+    this.ready = ready;
     this.registerOutputs({
       databaseName: this.databaseName,
       readerPassword: this.readerPassword,
       ownerPassword: this.ownerPassword,
+      dovecotPassword: this.dovecotPassword,
     });
   }
 }

@@ -1,10 +1,11 @@
-// The top component: wires the mail owner, the database, the rows, the Postfix maps and settings
-// and root's mail for one server. It holds no logic of its own.
+// The top component: wires the mail owner, the database, the rows, the Postfix maps and settings,
+// Dovecot's SQL auth and root's mail for one server. It holds no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
 import { Server } from "../resources/server";
 import type { MailSpec } from "../spec/config";
 import { dbIdentity } from "../spec/target";
+import { DovecotAuth } from "./dovecotAuth";
 import { MailAccounts } from "./mailAccounts";
 import { MailDatabase } from "./mailDatabase";
 import { MailOwner } from "./mailOwner";
@@ -29,6 +30,8 @@ export class MailServer extends pulumi.ComponentResource {
   readonly readerPassword: pulumi.Output<string>;
   /** The owner role's password (secret), when it may log in. */
   readonly ownerPassword?: pulumi.Output<string>;
+  /** Dovecot's role's password (secret), when vmail sets Dovecot up. */
+  readonly dovecotPassword?: pulumi.Output<string>;
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;
 
@@ -87,6 +90,23 @@ export class MailServer extends pulumi.ComponentResource {
       },
       child("postfix-settings"),
     );
+    const dovecotRole = spec.database.dovecotRole;
+    if (dovecotRole && database.dovecotPassword) {
+      new DovecotAuth(
+        `${name}-dovecot-auth`,
+        {
+          server,
+          dovecot: spec.dovecot,
+          database: { ...spec.database, dovecotRole },
+          password: database.dovecotPassword,
+          mailboxBase: spec.owner.mailboxBase,
+          uid: owner.uid,
+          gid: owner.gid,
+          after: database.ready,
+        },
+        { parent: this },
+      );
+    }
     if (spec.rootForward.length > 0) {
       new RootForward(
         `${name}-root-forward`,
@@ -99,12 +119,14 @@ export class MailServer extends pulumi.ComponentResource {
     this.gid = owner.gid;
     this.readerPassword = database.readerPassword;
     this.ownerPassword = database.ownerPassword;
+    this.dovecotPassword = database.dovecotPassword;
     this.generatedPasswords = accounts.generatedPasswords;
     this.registerOutputs({
       uid: this.uid,
       gid: this.gid,
       readerPassword: this.readerPassword,
       ownerPassword: this.ownerPassword,
+      dovecotPassword: this.dovecotPassword,
       generatedPasswords: this.generatedPasswords,
     });
   }

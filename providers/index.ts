@@ -4,6 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderName } from "../resources/providerShim";
 import { checkpointGuardProvider } from "./checkpointGuard";
+import { dovecotReloadProvider } from "./dovecotReload";
 import { aliasProvider, domainProvider, userProvider } from "./rows";
 import { mailTablesProvider, pgReloadProvider } from "./schema";
 import { postfixMainCfProvider } from "./postfixMainCf";
@@ -43,4 +44,5 @@ export const PROVIDERS: Record<ProviderName, pulumi.dynamic.ResourceProvider> = 
   pgReload: forEngine(pgReloadProvider),
   postfixMainCf: forEngine(postfixMainCfProvider),
   checkpointGuard: checkpointGuardProvider,
+  dovecotReload: forEngine(dovecotReloadProvider),
 };

@@ -15,7 +15,8 @@ export type ProviderName =
   | "mailTables"
   | "pgReload"
   | "postfixMainCf"
-  | "checkpointGuard";
+  | "checkpointGuard"
+  | "dovecotReload";
 
 type Method = "configure" | "create" | "diff" | "update" | "read" | "delete";
 type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>> & {

@@ -59,6 +59,10 @@ export const DEFAULTS = {
   pgHbaMethod: "scram-sha-256",
   readerPasswordVersion: 1,
   ownerPasswordVersion: 1,
+  dovecot: true,
+  dovecotConfigDir: "/etc/dovecot",
+  dovecotRole: "maildovecot",
+  dovecotPasswordVersion: 1,
   postfixConfigDir: "/etc/postfix",
   postfixMapsDir: "/etc/postfix/pgsql",
   postfixProxy: false,
@@ -93,6 +97,9 @@ export interface DatabaseSettings {
   hbaMethod: "scram-sha-256" | "md5";
   readerPasswordVersion: number;
   ownerPasswordVersion: number;
+  /** Dovecot's role (it may read password hashes); undefined when vmail leaves Dovecot alone. */
+  dovecotRole?: string;
+  dovecotPasswordVersion: number;
 }
 
 export interface MailOwnerSpec {
@@ -107,6 +114,14 @@ export interface PostfixSettings {
   configDir: string;
   mapsDir: string;
   proxy: boolean;
+}
+
+/** Dovecot's SQL passdb and userdb, when vmail points Dovecot at the database. */
+export interface DovecotSettings {
+  enabled: boolean;
+  configDir: string;
+  /** Dovecot's default_pass_scheme: the stack's passwordScheme. */
+  scheme: HashScheme;
 }
 
 export type PasswordSource =
@@ -138,6 +153,7 @@ export interface MailSpec {
   owner: MailOwnerSpec;
   database: DatabaseSettings;
   postfix: PostfixSettings;
+  dovecot: DovecotSettings;
   domains: string[];
   users: UserSpec[];
   aliases: AliasSpec[];
@@ -360,6 +376,14 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
       DEFAULTS.ownerPasswordVersion,
       versionRule,
     ),
+    dovecotRole: r.boolean("dovecot", DEFAULTS.dovecot)
+      ? r.string("dovecotRole", DEFAULTS.dovecotRole, identifierRule)
+      : undefined,
+    dovecotPasswordVersion: r.integer(
+      "dovecotPasswordVersion",
+      DEFAULTS.dovecotPasswordVersion,
+      versionRule,
+    ),
   };
   if (settings.sslMode === "verify-ca" && !settings.sslRootCert) {
     r.fail(
@@ -369,6 +393,9 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
   }
   if (settings.readerRole === settings.ownerRole) {
     r.fail("readerRole", "the reader and the owner must be two different roles");
+  }
+  if (settings.dovecotRole === settings.readerRole || settings.dovecotRole === settings.ownerRole) {
+    r.fail("dovecotRole", "Dovecot's role must be a role of its own (not the reader or the owner)");
   }
   return settings;
 }
@@ -401,6 +428,11 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     proxy: r.boolean("postfixProxy", DEFAULTS.postfixProxy),
   };
   const scheme = r.oneOf<HashScheme>("passwordScheme", DEFAULTS.passwordScheme, HASH_SCHEMES);
+  const dovecot: DovecotSettings = {
+    enabled: database.dovecotRole !== undefined,
+    configDir: r.string("dovecotConfigDir", DEFAULTS.dovecotConfigDir, absolutePathRule),
+    scheme,
+  };
   const domains = readDomains(r, accounts);
   const userEntries = r.entries("users", accounts);
   const users = readUsers(r, new Set(domains), scheme, userEntries);
@@ -418,6 +450,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     owner,
     database,
     postfix,
+    dovecot,
     domains,
     users,
     aliases: withCatchAllShields(aliases, users),

@@ -11,15 +11,16 @@ export const HBA_BLOCK: BlockSpec = {
 };
 
 /**
- * The reader over TCP from loopback only (Postfix, Dovecot); the owner over the local socket,
- * only where it may log in at all.
+ * Postfix's reader and Dovecot's role over TCP from loopback only; the owner over the local
+ * socket, only where it may log in at all.
  */
 export function renderHbaBlock(db: DatabaseSettings): string {
   const row = (...cols: string[]) => cols.join("\t");
-  const lines = [
-    row("host", db.name, db.readerRole, "127.0.0.1/32", db.hbaMethod),
-    row("host", db.name, db.readerRole, "::1/128", db.hbaMethod),
+  const loopback = (role: string) => [
+    row("host", db.name, role, "127.0.0.1/32", db.hbaMethod),
+    row("host", db.name, role, "::1/128", db.hbaMethod),
   ];
+  const lines = [...loopback(db.readerRole), ...(db.dovecotRole ? loopback(db.dovecotRole) : [])];
   if (db.ownerLogin) lines.push(row("local", db.name, db.ownerRole, "", db.hbaMethod));
   return `${lines.join("\n")}\n`;
 }

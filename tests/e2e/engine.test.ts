@@ -26,7 +26,11 @@ import {
   timed,
   type TestStack,
 } from "../support/engine";
-import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
+import {
+  createMailDatabase,
+  grantMailRoles,
+  type MailDatabaseFixture,
+} from "../support/mailDatabaseFixture";
 import {
   startPgCluster,
   storedRow as storedRowIn,
@@ -151,6 +155,8 @@ describe("vmail under the real engine, on this machine", () => {
   it("1. up from empty converges the server", async () => {
     const result = await timed("up from empty", () => t.stack.up(t.opts()));
     assert.equal(result.summary.result, "succeeded");
+    // What MailDatabase's grants would do once MailSchema has made the tables.
+    await grantMailRoles(cluster, settings);
     generated = result.outputs.generatedPasswords.value as Record<string, string>;
     assert.equal(result.outputs.generatedPasswords.secret, true);
 

@@ -235,6 +235,8 @@ describe("pg_hba.conf block", () => {
       [
         ["mailreader", "127.0.0.1", "scram-sha-256"],
         ["mailreader", "::1", "scram-sha-256"],
+        ["maildovecot", "127.0.0.1", "scram-sha-256"],
+        ["maildovecot", "::1", "scram-sha-256"],
         ["mailreader_admin", null, "scram-sha-256"],
       ],
     );
@@ -475,13 +477,23 @@ describe("rows", () => {
   });
 });
 
-describe("the reader role", () => {
-  it("can SELECT every table", async () => {
+describe("the reader role (Postfix's)", () => {
+  it("can SELECT what Postfix's maps read, and no password hash", async () => {
     const n = await asReader(
-      async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM users")).rows[0].n,
+      async (c) =>
+        (await c.query<{ n: number }>("SELECT count(email)::int AS n, min(maildir) FROM users"))
+          .rows[0].n,
     );
     assert.ok(n >= 1);
     await asReader((c) => c.query("SELECT * FROM transports, aliases"));
+    await assert.rejects(
+      asReader((c) => c.query("SELECT password FROM users")),
+      /permission denied/,
+    );
+    await assert.rejects(
+      asReader((c) => c.query("SELECT * FROM users")),
+      /permission denied/,
+    );
   });
 
   for (const statement of [
@@ -499,12 +511,19 @@ describe("the reader role", () => {
     });
   }
 
-  it("can read a table the owner makes later (default privileges)", async () => {
+  it("cannot read a table the owner makes later (no default privileges)", async () => {
     const owner = connectAs("mailreader_admin", fixture.ownerPassword, "socket");
     await owner.connect();
     await owner.query("CREATE TABLE later_table (x int)");
     await owner.end();
-    await asReader((c) => c.query("SELECT * FROM later_table"));
+    await assert.rejects(
+      asReader((c) => c.query("SELECT * FROM later_table")),
+      /permission denied/,
+    );
+    await assert.rejects(
+      asReader((c) => c.query(`SELECT * FROM vmail_managed_rows`)),
+      /permission denied/,
+    );
   });
 });
 

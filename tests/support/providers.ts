@@ -24,6 +24,8 @@ export function testDatabaseSettings(
     ownerPasswordVersion: 1,
     ownerLogin: true,
     adoptExistingRows: false,
+    dovecotRole: "maildovecot",
+    dovecotPasswordVersion: 1,
     ...overrides,
   };
 }

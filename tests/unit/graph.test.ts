@@ -170,9 +170,36 @@ describe("the dev stack's resource graph", () => {
       "SELECT",
     ]);
     assert.deepEqual(await valueOf(grant("mail-database-reader-select").objects as string[]), [
-      "users",
       "transports",
       "aliases",
+    ]);
+  });
+
+  it("Postfix's reader sees no password hash; Dovecot's role reads the users table only", async () => {
+    const grant = (name: string) => engine.find("postgresql:index/grant:Grant", name).props;
+    const columnsOf = async (name: string) => ({
+      type: grant(name).objectType,
+      objects: await valueOf(grant(name).objects as string[]),
+      columns: await valueOf(grant(name).columns as string[]),
+    });
+    assert.deepEqual(await columnsOf("mail-database-reader-select-users"), {
+      type: "column",
+      objects: ["users"],
+      columns: ["email", "maildir"],
+    });
+    assert.deepEqual(await columnsOf("mail-database-dovecot-select-users"), {
+      type: "column",
+      objects: ["users"],
+      columns: ["email", "password", "maildir"],
+    });
+    const dovecotGrants = engine.recorded.filter(
+      (r) =>
+        r.type === "postgresql:index/grant:Grant" && r.name.startsWith("mail-database-dovecot"),
+    );
+    assert.deepEqual(dovecotGrants.map((r) => r.name).sort(), [
+      "mail-database-dovecot-connect",
+      "mail-database-dovecot-select-users",
+      "mail-database-dovecot-usage",
     ]);
   });
 });
@@ -192,6 +219,14 @@ describe("secrets in the graph", () => {
     assert.equal(reader.password, undefined);
     assert.equal(await isSecretInput(reader.passwordWo), true, "reader password");
     assert.equal(reader.passwordWoVersion, "1");
+    const dovecot = engine.find("postgresql:index/role:Role", "mail-database-dovecot").props;
+    assert.equal(await isSecretInput(dovecot.passwordWo), true, "Dovecot's role's password");
+    const sqlFile = engine.find(`${DYN}ServerFile`, "mail-dovecot-auth-sql");
+    assert.equal(await isSecretInput(sqlFile.props.content), true, "Dovecot's SQL file");
+    assert.match(
+      await valueOf(sqlFile.props.content as pulumi.Input<string>),
+      /user=maildovecot password=pw-of-mail-database-dovecot-password/,
+    );
     // vmail only SET ROLEs to the owner: no login, no password, unless ownerLogin says so.
     const owner = engine.find("postgresql:index/role:Role", "mail-database-owner").props;
     assert.equal(owner.login, false);

@@ -1,0 +1,93 @@
+// Lets mail users log in: points Dovecot's passdb and userdb at the users table. The SQL file
+// holds Dovecot's role's password, so it is 0640 root:dovecot and its content a secret (it
+// reaches the server on stdin). An include file names it, a marked block in conf.d/10-auth.conf
+// includes that, and Dovecot reloads once doveconf accepts the result.
+
+import * as pulumi from "@pulumi/pulumi";
+import { DovecotReload } from "../resources/dovecotReload";
+import type { Server } from "../resources/server";
+import type { DatabaseSettings, DovecotSettings } from "../spec/config";
+import {
+  AUTH_INCLUDE_LINE,
+  DOVECOT_AUTH_BLOCK,
+  dovecotPaths,
+  renderAuthInclude,
+  renderDovecotSql,
+} from "../spec/dovecotConfig";
+
+export interface DovecotAuthArgs {
+  /** How the mail server is reached. */
+  readonly server: Server;
+  /** Dovecot's config directory and the stack's password scheme. */
+  readonly dovecot: DovecotSettings;
+  /** The database and Dovecot's role (set: this component exists only when Dovecot is on). */
+  readonly database: DatabaseSettings & { dovecotRole: string };
+  /** Dovecot's role's password (secret), written into the SQL file. */
+  readonly password: pulumi.Input<string>;
+  /** Where the maildirs are, and who owns them: Dovecot reads mail as that uid and gid. */
+  readonly mailboxBase: string;
+  readonly uid: pulumi.Input<number>;
+  readonly gid: pulumi.Input<number>;
+  /** What must be in place first (the role's grants and pg_hba lines). */
+  readonly after: pulumi.Input<pulumi.Resource>[];
+}
+
+export class DovecotAuth extends pulumi.ComponentResource {
+  /** The SQL file's path on the server. */
+  readonly sqlFile: pulumi.Output<string>;
+
+  constructor(name: string, args: DovecotAuthArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("vmail:index:DovecotAuth", name, {}, opts);
+    const { server, database: db, dovecot } = args;
+    const paths = dovecotPaths(dovecot.configDir);
+    const child = { parent: this, dependsOn: args.after };
+    const sql = server.file(
+      `${name}-sql`,
+      {
+        path: paths.sql,
+        content: pulumi.secret(
+          pulumi.all([args.password, args.uid, args.gid]).apply(([password, uid, gid]) =>
+            renderDovecotSql({
+              port: db.serverPort,
+              dbname: db.name,
+              role: db.dovecotRole,
+              password,
+              scheme: dovecot.scheme,
+              mailboxBase: args.mailboxBase,
+              uid,
+              gid,
+            }),
+          ),
+        ),
+        ownership: { mode: "0640", owner: "root", group: "dovecot" },
+      },
+      child,
+    );
+    const include = server.file(
+      `${name}-auth-include`,
+      {
+        path: paths.authInclude,
+        content: renderAuthInclude(paths.sql),
+        ownership: { mode: "0644", owner: "root", group: "root" },
+      },
+      child,
+    );
+    // Included only once both files are there: Dovecot never reads a half-written setup.
+    const block = server.file(
+      `${name}-auth-block`,
+      { path: paths.authConf, content: AUTH_INCLUDE_LINE, block: DOVECOT_AUTH_BLOCK },
+      { parent: this, dependsOn: [sql, include] },
+    );
+    new DovecotReload(
+      `${name}-reload`,
+      {
+        server: server.identity,
+        configDir: dovecot.configDir,
+        trigger: pulumi.all([sql.written, include.written, block.written]),
+      },
+      { parent: this, dependsOn: [block] },
+    );
+    this.sqlFile = sql.path;
+    this.registerOutputs({ sqlFile: this.sqlFile });
+  }
+}
