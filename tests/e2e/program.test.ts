@@ -1,7 +1,7 @@
 // vmail's whole program under the real CLI: the repo's own index.ts, components and Pulumi.yaml,
 // a stack file written here, the Node.js language host and the command, random and postgresql
-// plugins. It converges a throwaway PostgreSQL cluster, a private Postfix on loopback (running,
-// so every reload is real) and this machine's Unix accounts. It needs the three plugins in
+// plugins. It converges a throwaway PostgreSQL cluster, a private Postfix and a private Dovecot
+// on loopback (running, so every reload is real) and this machine's Unix accounts. It needs the three plugins in
 // Pulumi's plugin cache and is skipped, loudly, without them.
 
 import assert from "node:assert/strict";
@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type * as auto from "@pulumi/pulumi/automation";
 import { Client } from "pg";
 import { HBA_BLOCK } from "../../spec/pgHba";
+import { dovecotPaths } from "../../spec/dovecotConfig";
 import { mapFilePath, type MapName } from "../../spec/postfixConfig";
 import { hashPassword } from "../../spec/passwords";
 import {
@@ -40,6 +41,7 @@ import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../su
 import { startSshServer, type SshServer } from "../support/sshServer";
 import { skipWithoutPlugins } from "../support/plugins";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
+import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { REPO } from "../support/stackFiles";
 import { serveTls, type ClusterTls } from "../support/tls";
 
@@ -51,6 +53,7 @@ const BULK_USERS = 300;
 let cluster: PgCluster;
 let tls: ClusterTls;
 let postfix: PostfixInstance;
+let dovecot: DovecotInstance;
 let dir: string;
 let t: TestStack;
 let sshd: SshServer | undefined;
@@ -78,6 +81,7 @@ function stackFile(): Record<string, unknown> {
     "vmail:mailboxBase": p.mailboxBase,
     "vmail:postfixConfigDir": postfix.configDir,
     "vmail:postfixMapsDir": p.mapsDir,
+    "vmail:dovecotConfigDir": dovecot.configDir,
     "vmail:domains": DOMAINS,
     // Typed in Pulumi.yaml as lists of objects: written as YAML, the clear password apart.
     "vmail:users": mailAccounts().users.map((u) =>
@@ -134,6 +138,21 @@ async function roleLogsIn(role: string, password: string): Promise<boolean> {
   }
 }
 
+/** Whether `role` may run `sql` in the mail database (false on "permission denied"). */
+async function canRead(role: string, password: string, sql: string): Promise<boolean> {
+  const client = new Client({ ...cluster.clientConfig("mail"), user: role, password });
+  await client.connect();
+  try {
+    await client.query(sql);
+    return true;
+  } catch (error) {
+    if (/permission denied/.test((error as Error).message)) return false;
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
 /** The resources a refresh found changed on the server (not gone: see goneOnRefresh). */
 function changedOnRefresh(list: auto.EngineEvent[]): string[] {
   return list
@@ -155,6 +174,8 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     tls = await serveTls(cluster);
     postfix = await createPostfixInstance();
     await postfix.start();
+    dovecot = await makeDovecotInstance();
+    await dovecot.start();
     t = await createTestStack(
       STACK,
       { projectDir: REPO, files: PROJECT_FILES, stackFile: stackFile() },
@@ -168,6 +189,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     await t?.remove();
     await sshd?.stop();
     await postfix?.stop();
+    await dovecot?.stop();
     await cluster?.stop();
     tls?.remove();
     spawnSync("userdel", [OWNER]);
@@ -181,14 +203,14 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     try {
       await assert.rejects(
         t.stack.up(t.opts()),
-        /PULUMI_SKIP_CHECKPOINTS is set, but role mailreader, role mailreader_admin, database mail must be created first/,
+        /PULUMI_SKIP_CHECKPOINTS is set, but role mailreader, role mailreader_admin, role maildovecot, database mail must be created first/,
       );
     } finally {
       delete env.PULUMI_SKIP_CHECKPOINTS;
     }
     const made = await superuserQuery(
       cluster,
-      "SELECT rolname FROM pg_roles WHERE rolname LIKE 'mailreader%' UNION ALL SELECT datname FROM pg_database WHERE datname = 'mail'",
+      "SELECT rolname FROM pg_roles WHERE rolname LIKE 'mailreader%' OR rolname = 'maildovecot' UNION ALL SELECT datname FROM pg_database WHERE datname = 'mail'",
     );
     assert.deepEqual(made, []);
   });
@@ -245,10 +267,17 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     );
     assert.equal(schema.owner, "mailreader_admin");
     assert.deepEqual(
-      schema.acl.filter((entry) => !entry.startsWith("mailreader_admin=")),
-      ["mailreader=U/mailreader_admin"],
-      "PUBLIC has neither USAGE nor CREATE on schema public; the reader has USAGE only",
+      schema.acl.filter((entry) => !entry.startsWith("mailreader_admin=")).sort(),
+      ["maildovecot=U/mailreader_admin", "mailreader=U/mailreader_admin"],
+      "PUBLIC has neither USAGE nor CREATE on schema public; the two readers have USAGE only",
     );
+    // Postfix's reader reads what its maps look up, never a password hash; Dovecot's role may.
+    const reader = outputs[0].readerPassword as string;
+    const dovecotPw = outputs[0].dovecotPassword as string;
+    assert.equal(await canRead("mailreader", reader, "SELECT email, maildir FROM users"), true);
+    assert.equal(await canRead("mailreader", reader, "SELECT password FROM users"), false);
+    assert.equal(await canRead("maildovecot", dovecotPw, "SELECT password FROM users"), true);
+    assert.equal(await canRead("maildovecot", dovecotPw, "SELECT * FROM aliases"), false);
 
     assert.equal(postconf("virtual_mailbox_maps"), `pgsql:${paths().mapsDir}/mailboxes.cf`);
     assert.equal(postconf("virtual_uid_maps"), `static:${String(result.outputs.mailUid.value)}`);
@@ -272,6 +301,16 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     const generated = result.outputs.generatedPasswords.value as Record<string, string>;
     await assertStoredPasswordsVerify(cluster, generated);
     assert.match(readFileSync(paths().forward, "utf8"), /dave@example\.com/);
+
+    // Dovecot was pointed at the users table and reloaded: dave logs in over IMAP with his
+    // generated password and reads the mail Postfix delivered; erin with her clear-config one.
+    assert.match(dovecot.log(), /SIGHUP received - reloading configuration/);
+    const subjects = await dovecot.inboxSubjects("dave@example.com", generated["dave@example.com"]);
+    assert.deepEqual(subjects.sort(), ["alias", "to dave"]);
+    assert.deepEqual(await dovecot.inboxSubjects("erin@example.net", CLEAR_PASSWORD), [
+      "catch-all",
+    ]);
+    assert.equal((await dovecot.authTest("dave@example.com", "not his password")).ok, false);
   });
 
   it("2. a second run changes nothing", async () => {
@@ -351,6 +390,9 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "mail-database-schema-pg-hba",
       "mail-root-forward-file",
       "mail-postfix-settings-main-cf",
+      "mail-dovecot-auth-sql",
+      "mail-dovecot-auth-auth-include",
+      "mail-dovecot-auth-auth-block",
     ]) {
       assert.ok(replaced.includes(name), `${name} is replaced: ${changes.join(", ")}`);
     }
@@ -400,17 +442,36 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
 
   it("5. rotating the reader's password: the old one stops working, Postfix keeps delivering", async () => {
     const old = outputs[0].readerPassword as string;
-    t.setConfig({ "vmail:readerPasswordVersion": { value: "2" } });
+    const oldDovecot = outputs[0].dovecotPassword as string;
+    t.setConfig({
+      "vmail:readerPasswordVersion": { value: "2" },
+      "vmail:dovecotPasswordVersion": { value: "2" },
+    });
     const reloadsBefore = postfix.reloads();
     const result = await timed("program: rotate reader password", () => t.stack.up(t.opts()));
     const rotated = result.outputs.readerPassword.value as string;
-    outputs.push({ readerPassword: rotated });
+    const rotatedDovecot = result.outputs.dovecotPassword.value as string;
+    outputs.push({ readerPassword: rotated, dovecotPassword: rotatedDovecot });
+    assert.notEqual(rotatedDovecot, oldDovecot);
+    assert.equal(
+      await roleLogsIn("maildovecot", oldDovecot),
+      false,
+      "Dovecot's old one is refused",
+    );
+    assert.equal(await roleLogsIn("maildovecot", rotatedDovecot), true);
     assert.notEqual(rotated, old);
     assert.equal(await roleLogsIn("mailreader", old), false, "the old password is refused");
     assert.equal(await roleLogsIn("mailreader", rotated), true, "the new password works");
     assert.ok(await reloadedSince(reloadsBefore), "Postfix reloaded with the new maps");
     await postfix.sendmail("dave@example.com", "Subject: after\n\nmarker-p-rotated-1\n");
     assert.ok(await inMaildir("dave/", "marker-p-rotated-1"), postfix.log());
+    // The same up rewrote Dovecot's file and reloaded it: logins still work.
+    const generated = (await t.stack.outputs()).generatedPasswords.value as Record<string, string>;
+    const subjects = await dovecot.inboxSubjects("dave@example.com", generated["dave@example.com"]);
+    assert.ok(
+      subjects.includes("after"),
+      `dave sees the new mail over IMAP: ${subjects.join(", ")}`,
+    );
   });
 
   it("5b. a new passwordScheme re-hashes each generated password; nobody gets a new one", async () => {
@@ -475,6 +536,8 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "admin password": cluster.superPassword,
       "first reader password": outputs[0].readerPassword as string,
       "rotated reader password": outputs[1].readerPassword as string,
+      "first Dovecot password": outputs[0].dovecotPassword as string,
+      "rotated Dovecot password": outputs[1].dovecotPassword as string,
       "clear-text user password": CLEAR_PASSWORD,
       "SSH private key": sshd?.privateKey ?? "",
       ...Object.fromEntries(Object.entries(generated).map(([a, p]) => [`password of ${a}`, p])),
@@ -496,6 +559,10 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     }
     assert.equal(postconf("virtual_mailbox_maps"), "", "main.cf is as it was");
     assert.ok(!readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
+    const dovecotFiles = dovecotPaths(dovecot.configDir);
+    assert.equal(existsSync(dovecotFiles.sql), false, "Dovecot's SQL file removed");
+    assert.equal(existsSync(dovecotFiles.authInclude), false, "its include removed");
+    assert.ok(!readFileSync(dovecotFiles.authConf, "utf8").includes("auth-vmail-sql"));
     assert.ok(!readFileSync(paths().forward, "utf8").includes("dave@example.com"));
     for (const [maildir, marker] of [
       ["dave/", "marker-p-dave-1"],

@@ -1,0 +1,529 @@
+// A throwaway, private Dovecot instance for tests. Its config directory is laid out like Debian's
+// /etc/dovecot where vmail touches it (conf.d/10-auth.conf and the auth-*.conf.ext files, copied
+// from the package's pristine /usr/share/dovecot/conf.d), its dovecot.conf holds the instance
+// settings, and its runtime dir (base_dir), state, log and every socket are in a temp dir. IMAP
+// listens on 127.0.0.1 at a free port. Nothing of the system's Dovecot is changed: not
+// /etc/dovecot (never read either: a dev stack may have edited it), not /run/dovecot, not
+// /var/lib/dovecot; the system Dovecot may run meanwhile.
+//
+// Facts this relies on (checked with Dovecot 2.3.19.1 on Debian 12, as root):
+// - `dovecot -c FILE` runs a second master beside the system one when base_dir differs: every
+//   unix socket (auth-client, auth-userdb, auth-master, login/, doveadm-server, stats-writer,
+//   anvil, config, dict ...) is a path relative to base_dir, and so is master.pid. state_dir
+//   holds the `instances` list; instance_name only names the processes
+//   ("dovecot-<instance_name>/auth"). `doveadm -c FILE` and `doveconf -c FILE` read base_dir
+//   from FILE, so `doveadm -c FILE auth test` talks to this instance's auth-client socket
+//   (passed explicitly too, with -a).
+// - `dovecot -c FILE` checks the config, binds its listeners, then forks the master (its own
+//   session and process group) and exits 0; a taken port fails it at once with exit 89 and
+//   "listen(127.0.0.1, PORT) failed: Address already in use" on stderr. `doveconf -c FILE -n`
+//   validates a config (exit 89 and the error on stderr).
+// - With `protocols = imap` only imap-login has an inet listener (pop3, lmtp, submission are
+//   not started); imaps is disabled with port 0, so no system port is bound.
+// - 2.3 names: `disable_plaintext_auth = no` (2.4 renamed it auth_allow_cleartext); logins
+//   from 127.0.0.1 count as "secured" in 2.3 anyway. `ssl = no` needs no certificate.
+// - mail_location is unset: the userdb's `mail` field (vmail's SQL userdb, a test's
+//   passwd-file `userdb_mail=`) says where mail is. Debian's 10-mail.conf (mbox and
+//   /var/mail) is not copied, so system users have no mailbox here.
+// - Debian's 10-auth.conf says `auth_mechanisms = plain` and `!include auth-system.conf.ext`
+//   (passdb pam, userdb passwd). Settings later in a file win, so the instance settings come
+//   after `!include conf.d/*.conf`. Passdbs are asked in the order included: whenever PAM is
+//   asked about a user it does not know (a virtual user, when vmail's include comes after the
+//   system one) or a wrong password, Debian's pam_unix (no `nodelay`) waits ~2 s first. So such
+//   an auth test or IMAP login takes ~2 s here, as on a stock Debian server.
+// - auth_failure_delay (default 2 s before a failure is answered) is 0 here: only timing.
+// - Dovecot's auth penalty (anvil, per client IP, 2 s growing to 15 s, for ~30 s after a failed
+//   login) also hits 127.0.0.1 (login_trusted_networks = 127.0.0.0/8 did not lift it): a
+//   right password after a wrong one took 7 s instead of 2 s. So inboxSubjects() connects
+//   from a random 127.x.y.z source address: one call's failure does not slow down the next.
+// - first_valid_uid defaults to 500: a mail owner uid >= 1000 (from the userdb's uid field) is
+//   fine, and it need not be in /etc/passwd. The imap process runs as that uid, so the temp dir
+//   and config dir are 0755 (it reaches base_dir's stats-writer; the auth process, user
+//   dovecot, reads passdb files through them).
+// - `doveadm -c FILE reload` SIGHUPs the master, which logs "SIGHUP received - reloading
+//   configuration", re-reads the config and replaces its services: the old, idle auth and
+//   config processes exit within milliseconds and the next request gets a new auth process.
+//   A config error is only logged (the old config stays), hence the doveconf check first.
+// - Stopping: SIGTERM to the master takes ~1.2 s (it waits for its children). SIGTERM to its
+//   whole process group races the master, which may spawn a new auth worker that then keeps
+//   it for ~6 s. So stop() SIGKILLs the group (imap processes included): ~10 ms, and nothing
+//   of a throwaway instance needs a clean shutdown. Without a reaping init the dead master
+//   lingers as a zombie for a while (running() looks at its state).
+// - `doveadm auth test USER` without a password reads it from stdin when there is no
+//   controlling tty (the child gets its own session), so the password is never an argument.
+//   Its requests carry no client IP, yet a failed one still earns the (shared) auth penalty:
+//   the next one waited 4 s more. `-x no-penalty=yes` (an auth request field) skips it.
+// - Python's imaplib: AUTHENTICATE PLAIN sends UTF-8 credentials (LOGIN would only take ASCII);
+//   EXAMINE (select readonly) leaves maildir messages in new/ and flags nothing.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { freePort } from "./ports";
+
+export interface DovecotInstance {
+  /**
+   * Its own config directory, laid out like /etc/dovecot: dovecot.conf and conf.d/ (Debian's
+   * 10-auth.conf and auth-*.conf.ext). vmail writes into it; dovecot.conf is the instance's.
+   */
+  configDir: string;
+  /**
+   * IMAP listens on 127.0.0.1:imapPort only (plain text, no TLS, plaintext auth allowed on
+   * loopback). Read it after start(): a bind race moves it.
+   */
+  readonly imapPort: number;
+  /** `dovecot -c configDir/dovecot.conf`, then waits until IMAP answers with its greeting. */
+  start(): Promise<void>;
+  /**
+   * Checks the config (`doveconf -n`, throws with its error), `doveadm -c ... reload`, then
+   * waits until the master re-read it and the old auth and config processes are gone, so the
+   * next auth request sees the new config.
+   */
+  reload(): Promise<void>;
+  /** Whether its master process runs. */
+  running(): Promise<boolean>;
+  /** Stops it and removes every file of it. Safe to call twice. */
+  stop(): Promise<void>;
+  /**
+   * `doveadm -c ... auth test user` against this instance's auth-client socket, the password on
+   * stdin: ok when the passdb lookup succeeded; output is doveadm's stdout and stderr.
+   */
+  authTest(user: string, password: string): Promise<{ ok: boolean; output: string }>;
+  /**
+   * Logs in over IMAP on loopback (Python's imaplib, AUTHENTICATE PLAIN, credentials on stdin),
+   * selects INBOX read-only (EXAMINE: maildir messages stay in new/) and returns the Subject of
+   * every message in sequence order ("" for none). Throws with the server's reply when the
+   * login is refused ("IMAP login as USER refused: [AUTHENTICATIONFAILED] ...").
+   */
+  inboxSubjects(user: string, password: string): Promise<string[]>;
+  /** The last lines of its log file, for failing tests. */
+  log(): string;
+}
+
+const DOVECOT = "/usr/sbin/dovecot";
+/** The package's own copies of Debian's conf.d (those in /etc/dovecot may have been edited). */
+const STOCK_CONF_D = "/usr/share/dovecot/conf.d";
+const IMAP_LOGIN = "/usr/lib/dovecot/imap-login";
+const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
+
+// Instances still running when the test process exits are killed with it.
+const live = new Map<string, { baseDir: string }>();
+process.on("exit", () => {
+  for (const [base, i] of live) {
+    const pid = masterPid(i.baseDir);
+    if (pid !== undefined && alive(pid)) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+function ensureBinaries(): void {
+  const needed = [DOVECOT, IMAP_LOGIN, "/usr/bin/doveadm", "/usr/bin/doveconf", "/usr/bin/python3"];
+  if ([...needed, path.join(STOCK_CONF_D, "10-auth.conf")].every((f) => existsSync(f))) return;
+  const script = path.join(__dirname, "../../scripts/install-system-deps");
+  const r = spawnSync("bash", [script], { stdio: "inherit" });
+  if (r.status !== 0) throw new Error("scripts/install-system-deps failed");
+}
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command with a clean environment, feeding it stdin. In its own session: no
+ * controlling tty, so doveadm reads a password from stdin, not from the terminal.
+ */
+function run(cmd: string, args: string[], input = "", timeoutMs = 60_000): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: ENV, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on("error", () => undefined); // a command that exits early: see its code
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Runs `dovecot`, which forks its master and exits: the master keeps the stderr it was given
+ * (a pipe would never see EOF), so stderr goes to a file. Resolves on exit with that file.
+ */
+async function launch(cmd: string, args: string[], errFile: string): Promise<Ran> {
+  const err = await fs.open(errFile, "w", 0o644);
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(cmd, args, { env: ENV, stdio: ["ignore", "ignore", err.fd] });
+      child.once("error", reject);
+      child.once("exit", (c) => resolve(c));
+    });
+    return { code, stdout: "", stderr: await fs.readFile(errFile, "utf8") };
+  } finally {
+    await err.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether something listens on 127.0.0.1:port (we cannot bind it). */
+async function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(true));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(false)));
+  });
+}
+
+function masterPid(baseDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(baseDir, "master.pid"), "utf8").trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** /proc/PID/stat's state and ppid (undefined when the process is gone). */
+function procStat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state, ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie. */
+function alive(pid: number): boolean {
+  const st = procStat(pid);
+  return st !== undefined && st.state !== "Z";
+}
+
+/** The master's live children: pid and process title ("dovecot-NAME/auth -w"). */
+function children(master: number): { pid: number; title: string }[] {
+  const out: { pid: number; title: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const st = procStat(Number(entry));
+    if (st?.ppid !== master || st.state === "Z") continue;
+    try {
+      const title = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0];
+      out.push({ pid: Number(entry), title });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The last `lines` lines of the log ("" before anything was logged). */
+function tail(logFile: string, lines = 200): string {
+  try {
+    return readFileSync(logFile, "utf8")
+      .split("\n")
+      .slice(-lines - 1)
+      .join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** The first line 127.0.0.1:port sends (the IMAP greeting), or why there was none. */
+function greeting(port: number, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection({ host: "127.0.0.1", port });
+    let buffer = "";
+    const done = (s: string) => {
+      socket.destroy();
+      resolve(s);
+    };
+    socket.setEncoding("utf8");
+    socket.setTimeout(timeoutMs, () => done(`no greeting within ${timeoutMs} ms`));
+    socket.on("data", (chunk: string) => {
+      buffer += chunk;
+      const i = buffer.indexOf("\n");
+      if (i >= 0) done(buffer.slice(0, i).replace(/\r$/, ""));
+    });
+    socket.on("error", (e) => done(e.message));
+    socket.on("close", () => done(buffer === "" ? "connection closed" : buffer));
+  });
+}
+
+/** The instance's dovecot.conf: Debian's conf.d first, then the instance settings (they win). */
+function dovecotConf(p: {
+  instanceName: string;
+  baseDir: string;
+  stateDir: string;
+  logFile: string;
+  port: number;
+}): string {
+  return `# A throwaway test instance (tests/support/dovecotInstance.ts). vmail writes to conf.d/.
+!include conf.d/*.conf
+
+# Instance settings, after conf.d so that they win.
+instance_name = ${p.instanceName}
+base_dir = ${p.baseDir}
+state_dir = ${p.stateDir}
+log_path = ${p.logFile}
+info_log_path = ${p.logFile}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_verbose = yes
+auth_failure_delay = 0
+first_valid_uid = 500
+
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${p.port}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+`;
+}
+
+// Logs in with AUTHENTICATE PLAIN from the source address argv[2] to 127.0.0.1:argv[1], with
+// {"user", "password"} as JSON on stdin; prints {"subjects": [...]} or {"refused": reply}
+// (exit 2) or {"error": ...} (exit 1).
+const INBOX_SUBJECTS_PY = String.raw`
+import email.parser, email.policy, imaplib, json, socket, sys
+
+port, source = int(sys.argv[1]), sys.argv[2]
+creds = json.loads(sys.stdin.buffer.read())
+
+def text(x):
+    if isinstance(x, (list, tuple)):
+        return " ".join(text(i) for i in x)
+    return x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x)
+
+def finish(code, **out):
+    print(json.dumps(out))
+    sys.exit(code)
+
+class Client(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(source, 0))
+
+try:
+    imap = Client("127.0.0.1", port, timeout=30)
+except Exception as e:
+    finish(1, error="connect: %s" % e)
+try:
+    imap.authenticate("PLAIN", lambda _: b"\0" + creds["user"].encode() + b"\0" + creds["password"].encode())
+except imaplib.IMAP4.error as e:
+    finish(2, refused=text(e.args))
+try:
+    typ, data = imap.select("INBOX", readonly=True)
+    if typ != "OK":
+        finish(1, error="EXAMINE INBOX: %s %s" % (typ, text(data)))
+    subjects = []
+    if int(data[0]) > 0:
+        typ, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        if typ != "OK":
+            finish(1, error="FETCH: %s %s" % (typ, text(data)))
+        parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+        for item in data:
+            if isinstance(item, tuple):
+                subjects.append(str(parser.parsebytes(item[1])["subject"] or ""))
+    imap.logout()
+except Exception as e:
+    finish(1, error="%s: %s" % (type(e).__name__, e))
+finish(0, subjects=subjects)
+`;
+
+export async function makeDovecotInstance(): Promise<DovecotInstance> {
+  ensureBinaries();
+  const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-dovecot-"));
+  const configDir = path.join(base, "config");
+  const configFile = path.join(configDir, "dovecot.conf");
+  const baseDir = path.join(base, "run");
+  const stateDir = path.join(base, "state");
+  const logDir = path.join(base, "log");
+  const logFile = path.join(logDir, "dovecot.log");
+  const startErr = path.join(logDir, "start.stderr");
+  const instanceName = `vmail-test-${randomBytes(4).toString("hex")}`;
+  let port = await freePort();
+  const writeConf = () =>
+    fs.writeFile(configFile, dovecotConf({ instanceName, baseDir, stateDir, logFile, port }), {
+      mode: 0o644,
+    });
+  const withLog = (message: string) => `${message}\n${tail(logFile)}`;
+
+  try {
+    // 0755: the imap process (the mail owner's uid) reaches base_dir, the auth process (user
+    // dovecot) the passdb files in the config dir.
+    await fs.chmod(base, 0o755);
+    for (const dir of [configDir, path.join(configDir, "conf.d"), stateDir, logDir]) {
+      await fs.mkdir(dir, { mode: 0o755 });
+    }
+    for (const name of await fs.readdir(STOCK_CONF_D)) {
+      if (name === "10-auth.conf" || /^auth-.*\.conf\.ext$/.test(name)) {
+        await fs.copyFile(path.join(STOCK_CONF_D, name), path.join(configDir, "conf.d", name));
+        await fs.chmod(path.join(configDir, "conf.d", name), 0o644);
+      }
+    }
+    await writeConf();
+    const check = await run("doveconf", ["-c", configFile, "-n"]);
+    if (check.code !== 0) throw new Error(`doveconf -n failed (${check.code}): ${check.stderr}`);
+  } catch (e) {
+    await fs.rm(base, { recursive: true, force: true });
+    throw e;
+  }
+
+  live.set(base, { baseDir });
+  const isRunning = () => {
+    const pid = masterPid(baseDir);
+    return pid !== undefined && alive(pid);
+  };
+  const doveadm = (args: string[], input?: string) =>
+    run("doveadm", ["-c", configFile, ...args], input);
+  let stopped: Promise<void> | undefined;
+
+  const instance: DovecotInstance = {
+    configDir,
+    get imapPort() {
+      return port;
+    },
+    running: () => Promise.resolve(existsSync(base) && isRunning()),
+    start: async () => {
+      if (stopped) throw new Error("dovecotInstance: start() after stop()");
+      for (let attempt = 1; !isRunning(); attempt++) {
+        if (await portTaken(port)) {
+          port = await freePort();
+          await writeConf();
+        }
+        const r = await launch(DOVECOT, ["-c", configFile], startErr);
+        if (r.code === 0) break;
+        // Taken between the look and the bind: another port.
+        if (attempt < 3 && /Address already in use/.test(r.stderr)) continue;
+        throw new Error(withLog(`dovecot -c ${configFile} failed (${r.code}): ${r.stderr}`));
+      }
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const line = await greeting(port);
+        if (line.startsWith("* OK")) return;
+        if (!isRunning()) throw new Error(withLog(`dovecot exited during start (${line})`));
+        if (Date.now() > deadline) {
+          throw new Error(withLog(`IMAP on 127.0.0.1:${port} not ready after 15s (${line})`));
+        }
+        await sleep(50);
+      }
+    },
+    reload: async () => {
+      const master = masterPid(baseDir);
+      if (master === undefined || !isRunning()) throw new Error("dovecotInstance: not running");
+      const check = await run("doveconf", ["-c", configFile, "-n"]);
+      if (check.code !== 0) {
+        throw new Error(
+          `reload: the config is broken (doveconf -n: ${check.code}): ${check.stderr}`,
+        );
+      }
+      const reloadLine = "master: Warning: SIGHUP received - reloading configuration";
+      const reloads = () => tail(logFile, Number.MAX_SAFE_INTEGER).split(reloadLine);
+      const before = reloads().length;
+      const old = children(master)
+        .filter((c) => /\/(auth|config)( |$)/.test(c.title))
+        .map((c) => c.pid);
+      const r = await doveadm(["reload"]);
+      if (r.code !== 0) throw new Error(withLog(`doveadm reload failed (${r.code}): ${r.stderr}`));
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const parts = reloads();
+        if (parts.length > before) {
+          const after = parts[parts.length - 1];
+          if (/master: (Error|Fatal): /.test(after)) throw new Error(withLog("reload failed"));
+          if (!old.some(alive)) return;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(withLog(`reload did not take effect in 10s (old: ${old.join(" ")})`));
+        }
+        await sleep(10);
+      }
+    },
+    stop: () => {
+      stopped ??= (async () => {
+        const pid = masterPid(baseDir);
+        if (pid !== undefined && alive(pid)) {
+          // The whole process group at once (see the top): nothing of it is kept.
+          try {
+            process.kill(-pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+          const deadline = Date.now() + 10_000;
+          while (alive(pid) && Date.now() < deadline) await sleep(10);
+        }
+        live.delete(base);
+        await fs.rm(base, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+    authTest: async (user, password) => {
+      if (/[\r\n]/.test(password)) throw new Error("authTest: a password is one line");
+      const r = await doveadm(
+        [
+          "auth",
+          "test",
+          "-a",
+          path.join(baseDir, "auth-client"),
+          "-x",
+          "no-penalty=yes",
+          "--",
+          user,
+        ],
+        `${password}\n`,
+      );
+      const output = r.stdout + r.stderr;
+      return { ok: r.code === 0 && /auth succeeded/.test(output), output };
+    },
+    inboxSubjects: async (user, password) => {
+      // A fresh loopback source address: no auth penalty from an earlier failed login.
+      const source = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+      const r = await run(
+        "/usr/bin/python3",
+        ["-c", INBOX_SUBJECTS_PY, String(port), source],
+        JSON.stringify({ user, password }),
+      );
+      let out: { subjects?: string[]; refused?: string; error?: string } = {};
+      try {
+        out = JSON.parse(r.stdout) as typeof out;
+      } catch {
+        // reported below
+      }
+      if (r.code === 0 && Array.isArray(out.subjects)) return out.subjects;
+      if (r.code === 2 && out.refused !== undefined) {
+        throw new Error(`IMAP login as ${user} refused: ${out.refused}`);
+      }
+      throw new Error(
+        withLog(`IMAP session as ${user} failed (${r.code}): ${out.error ?? r.stdout + r.stderr}`),
+      );
+    },
+    log: () => tail(logFile),
+  };
+  return instance;
+}
