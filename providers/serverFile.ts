@@ -47,7 +47,10 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
   if (block) {
     const current = await readState(shell, path);
     const text = withBlock(current.content ?? "", block, inputs.content);
-    await editShared(shell, path, current, text, block.mustExist ?? false);
+    await editShared(shell, path, current, text, {
+      mustExist: block.mustExist ?? false,
+      rootsOnly: block.rootsOnly,
+    });
   } else {
     if (!ownership) throw new Error(`vmail: ${path}: a whole file needs its ownership`);
     await mustRunOnServer(
@@ -127,7 +130,10 @@ async function removeFrom(shell: ShellTarget, props: ServerFileOutputs): Promise
   const current = await readState(shell, props.path);
   if (!current.present) return;
   const text = withoutBlock(current.content ?? "", props.block.marker);
-  await editShared(shell, props.path, current, text, true);
+  await editShared(shell, props.path, current, text, {
+    mustExist: true,
+    rootsOnly: props.block.rootsOnly,
+  });
 }
 
 /** Writes `text` over a shared file, provided it is still `read` (see editSharedFileScript). */
@@ -136,13 +142,8 @@ async function editShared(
   path: string,
   read: FileState,
   text: string,
-  mustExist: boolean,
+  opts: { mustExist: boolean; rootsOnly?: boolean },
 ): Promise<void> {
   const readSha = read.present ? sha256(read.content ?? "") : "absent";
-  await mustRunOnServer(
-    shell,
-    `writing ${path}`,
-    editSharedFileScript(path, readSha, mustExist),
-    text,
-  );
+  await mustRunOnServer(shell, `writing ${path}`, editSharedFileScript(path, readSha, opts), text);
 }

@@ -22,6 +22,7 @@ import {
   hostRule,
   identifierRule,
   mailboxBaseRule,
+  rootForwardFileRule,
   maildirRule,
   normalizeAddress,
   ownerNameRule,
@@ -441,7 +442,11 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const aliases = readAliases(r, new Set(domains), mentioned, accounts);
   refuseUnknownKeys(r, raw);
   const rootForward = readRootForward(r);
-  const rootForwardFile = r.string("rootForwardFile", DEFAULTS.rootForwardFile, absolutePathRule);
+  const rootForwardFile = r.string(
+    "rootForwardFile",
+    DEFAULTS.rootForwardFile,
+    rootForwardFileRule,
+  );
   const protect = r.boolean("protect", DEFAULTS.protect);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {

@@ -8,6 +8,8 @@ export interface BlockSpec {
   position: "top" | "bottom";
   /** The file must exist already (pg_hba.conf): vmail edits it, never creates it. */
   mustExist?: boolean;
+  /** A file of root's (its .forward): it and its directory must belong to root. */
+  rootsOnly?: boolean;
 }
 
 const begin = (marker: string) => `# BEGIN ${marker}`;

@@ -98,7 +98,11 @@ export function postconfInput(args: PostfixSettingsInput, uid: number, gid: numb
 }
 
 /** vmail's block in root's .forward: one line of addresses, as local(8) reads it. */
-export const FORWARD_BLOCK = { marker: "vmail (managed by Pulumi)", position: "bottom" } as const;
+export const FORWARD_BLOCK = {
+  marker: "vmail (managed by Pulumi)",
+  position: "bottom",
+  rootsOnly: true,
+} as const;
 
 export function renderForward(targets: string[]): string {
   return `${targets.join(", ")}\n`;

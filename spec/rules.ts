@@ -148,6 +148,22 @@ export function mailboxBaseRule(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Root's .forward: a file named .forward, outside the system trees. That it is root's (it and
+ * its directory belong to root, so never another user's .forward) is checked on the server.
+ */
+export function rootForwardFileRule(path: string): string | undefined {
+  const problem = absolutePathRule(path);
+  if (problem) return problem;
+  if (!path.endsWith("/.forward")) {
+    return "root's .forward is a file named .forward in root's home (default /root/.forward)";
+  }
+  if (SYSTEM_TREES.some((tree) => path.startsWith(`${tree}/`))) {
+    return "root's .forward may not be inside a system directory (/etc, /usr, /proc...)";
+  }
+  return undefined;
+}
+
 /** The mail owner is an account of its own: never root, never root's group. */
 export function ownerNameRule(name: string): string | undefined {
   return identifierRule(name) ?? (name === "root" ? "the mail owner is not root" : undefined);

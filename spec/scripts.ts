@@ -42,13 +42,29 @@ export function writeFileScript(path: string, own: FileOwnership | "keep"): stri
  * server: through a symlink to the file it points at (the link stays), keeping the file's owner
  * and mode, and only if the file is still what vmail read (its sha256, or absent), so an edit
  * made meanwhile is never overwritten. With `mustExist`, a missing file is refused, not made.
+ * With `rootsOnly` (root's .forward), the file and its directory must belong to root, symlinks
+ * followed: never another user's file.
  */
-export function editSharedFileScript(path: string, readSha256: string, mustExist: boolean): string {
+export function editSharedFileScript(
+  path: string,
+  readSha256: string,
+  opts: { mustExist: boolean; rootsOnly?: boolean },
+): string {
   const p = shellQuote(path);
+  const notRoots = shellQuote(
+    `vmail: ${path} is not root's: it and its directory must belong to root (root's home)`,
+  );
   return [
     `real=$(readlink -f -- ${p}) || real=${p}`,
+    ...(opts.rootsOnly
+      ? [
+          `dir=$(dirname "$real")`,
+          `if [ -e "$dir" ] && [ "$(stat -c %u "$dir")" != 0 ]; then echo ${notRoots} >&2; exit 3; fi`,
+          `if [ -e "$real" ] && [ "$(stat -c %u "$real")" != 0 ]; then echo ${notRoots} >&2; exit 3; fi`,
+        ]
+      : []),
     `if [ ! -e "$real" ]; then`,
-    mustExist
+    opts.mustExist
       ? `  echo ${shellQuote(`vmail: ${path} does not exist; vmail edits it, it does not create it`)} >&2; exit 3`
       : `  mkdir -p "$(dirname "$real")"`,
     `  now=absent`,

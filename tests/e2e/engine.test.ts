@@ -66,7 +66,7 @@ let gid: number;
 const paths = () => ({
   mailboxBase: join(dir, "mail"),
   mapsDir: join(dir, "pgsql"),
-  forward: join(dir, "root.forward"),
+  forward: join(dir, ".forward"),
 });
 
 function stackConfig(change?: "second"): Record<string, auto.ConfigValue> {

@@ -61,7 +61,7 @@ let sshd: SshServer | undefined;
 const paths = () => ({
   mailboxBase: join(dir, "mail"),
   mapsDir: join(dir, "pgsql"),
-  forward: join(dir, "root.forward"),
+  forward: join(dir, ".forward"),
 });
 
 /** The stack file an operator would write: everything but the secrets. */

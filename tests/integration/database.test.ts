@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,7 +16,7 @@ import { closePools } from "../../providers/db";
 import { runOnServer } from "../../providers/shell";
 import { editSharedFileScript } from "../../spec/scripts";
 import { HBA_BLOCK, renderHbaBlock } from "../../spec/pgHba";
-import { mapFilePath, MAP_NAMES, renderMapFile } from "../../spec/postfixConfig";
+import { FORWARD_BLOCK, mapFilePath, MAP_NAMES, renderMapFile } from "../../spec/postfixConfig";
 import {
   aliasProvider,
   domainProvider,
@@ -275,11 +275,37 @@ describe("pg_hba.conf block", () => {
     assert.ok((await lstat(link)).isSymbolicLink(), "the link stays a link");
     assert.match(await readFile(target, "utf8"), /# BEGIN vmail[\s\S]*local all postgres peer\n$/);
     // What vmail read is no longer what is there: the write is refused, the edit kept.
-    const script = editSharedFileScript(target, "0".repeat(64), true);
+    const script = editSharedFileScript(target, "0".repeat(64), { mustExist: true });
     const result = await runOnServer({ access: { kind: "local" } }, script, "clobbered\n");
     assert.equal(result.code, 4);
     assert.match(result.stderr, /changed while vmail was editing it/);
     assert.doesNotMatch(await readFile(target, "utf8"), /clobbered/);
+  });
+
+  it("root's .forward is never another user's file, not even through a symlink", async () => {
+    const bobs = join(mapsDir, "bob");
+    await mkdir(bobs);
+    await writeFile(join(bobs, ".forward"), "bob@elsewhere.example\n");
+    execFileSync("chown", ["-R", "nobody", bobs]);
+    await assert.rejects(
+      files.create({
+        path: join(bobs, ".forward"),
+        content: "dave@example.com\n",
+        block: FORWARD_BLOCK,
+      }),
+      /is not root's: it and its directory must belong to root/,
+    );
+    const link = join(mapsDir, ".forward");
+    await symlink(join(bobs, ".forward"), link);
+    await assert.rejects(
+      files.create({ path: link, content: "dave@example.com\n", block: FORWARD_BLOCK }),
+      /is not root's/,
+    );
+    assert.equal(await readFile(join(bobs, ".forward"), "utf8"), "bob@elsewhere.example\n");
+    await rm(link);
+    // root's own (in a directory root owns) is edited.
+    await files.create({ path: link, content: "dave@example.com\n", block: FORWARD_BLOCK });
+    assert.match(await readFile(link, "utf8"), /dave@example\.com/);
   });
 
   it("is removed on delete, leaving every other line as it was", async () => {

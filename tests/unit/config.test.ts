@@ -236,6 +236,28 @@ describe("bad input is refused, naming the entry and the rule", () => {
     }
     assert.equal(dev({ mailboxBase: "/var/mail/vhosts" }).owner.mailboxBase, "/var/mail/vhosts");
     assertRefused({ readerPasswordVersion: 0 }, "vmail:readerPasswordVersion", "from 1 up");
+    for (const file of ["/etc/aliases", "/root/forward", "/home/bob/.forward.bak"]) {
+      assertRefused({ rootForwardFile: file }, "vmail:rootForwardFile", "a file named .forward");
+    }
+    assertRefused(
+      { rootForwardFile: "/etc/.forward" },
+      "vmail:rootForwardFile",
+      "system directory",
+    );
+    assert.equal(
+      dev({ rootForwardFile: "/srv/root/.forward" }).rootForwardFile,
+      "/srv/root/.forward",
+    );
+  });
+
+  it("Dovecot: its role is a role of its own; off, it has none", () => {
+    assertRefused({ dovecotRole: "mailreader" }, "vmail:dovecotRole", "a role of its own");
+    assertRefused({ dovecotRole: "mailreader_admin" }, "vmail:dovecotRole", "a role of its own");
+    assertRefused({ dovecotPasswordVersion: 0 }, "vmail:dovecotPasswordVersion", "from 1 up");
+    assertRefused({ dovecotConfigDir: "etc/dovecot" }, "vmail:dovecotConfigDir", "absolute");
+    assert.equal(dev({}).database.dovecotRole, "maildovecot");
+    assert.deepEqual(dev({ dovecot: false }).database.dovecotRole, undefined);
+    assert.equal(dev({ dovecot: false }).dovecot.enabled, false);
   });
 
   it("a misspelt key, naming the key it most likely meant", () => {
