@@ -24,7 +24,12 @@ import type { DatabaseSettings } from "../../spec/config";
 import { dbIdentity, type DbIdentity, type ServerIdentity } from "../../spec/target";
 import { doveadmVerifies } from "../support/dovecot";
 import { createMailDatabase } from "../support/mailDatabaseFixture";
-import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
+import {
+  startPgCluster,
+  storedRow as rowIn,
+  superuserQuery,
+  type PgCluster,
+} from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
@@ -43,16 +48,6 @@ function configureFor(cluster: PgCluster, more: Partial<DatabaseSettings> = {}) 
 }
 const at = (cluster: PgCluster, host: string = cluster.host): DbIdentity =>
   dbIdentity({ host, port: cluster.port, name: "mail" });
-
-async function rowIn(cluster: PgCluster, table: string, key: string, value: string) {
-  const rows = await superuserQuery(
-    cluster,
-    `SELECT * FROM ${table} WHERE ${key} = $1`,
-    [value],
-    "mail",
-  );
-  return rows[0];
-}
 
 function userInputs(email: string, target: DbIdentity): UserInputs {
   return {

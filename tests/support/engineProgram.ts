@@ -1,9 +1,9 @@
-// The part of vmail the engine on this machine can run: every component built on vmail's own
-// providers (tables and pg_hba lines, one row per domain/user/alias, the Postfix map files, root's
-// .forward), read from the stack config exactly as index.ts reads it. The parts built on
-// @pulumi/postgresql, @pulumi/random and @pulumi/command need provider plugins the Go module proxy
-// here refuses to serve (see scripts/pulumi-toolchain); the harness does their work instead with
+// The part of vmail built on vmail's own providers (tables and pg_hba lines, one row per
+// domain/user/alias, the Postfix map files, root's .forward), read from the stack config exactly
+// as index.ts reads it. The engine suite (tests/e2e/engine.test.ts) and the benchmark run it
+// without the command, random and postgresql plugins: the harness does their work instead with
 // the same scripts and statements, and hands over what they would output (gid, reader password).
+// tests/e2e/program.test.ts runs the whole program, plugins included.
 
 import * as pulumi from "@pulumi/pulumi";
 import type * as auto from "@pulumi/pulumi/automation";
