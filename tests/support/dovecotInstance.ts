@@ -55,14 +55,15 @@
 //   the next one waited 4 s more. `-x no-penalty=yes` (an auth request field) skips it.
 // - Python's imaplib: AUTHENTICATE PLAIN sends UTF-8 credentials (LOGIN would only take ASCII);
 //   EXAMINE (select readonly) leaves maildir messages in new/ and flags nothing.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "./ports";
+import * as daemon from "./throwawayDaemon";
 
 export interface DovecotInstance {
   /**
@@ -107,72 +108,31 @@ const DOVECOT = "/usr/sbin/dovecot";
 /** The package's own copies of Debian's conf.d (those in /etc/dovecot may have been edited). */
 const STOCK_CONF_D = "/usr/share/dovecot/conf.d";
 const IMAP_LOGIN = "/usr/lib/dovecot/imap-login";
-const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
-
-// Instances still running when the test process exits are killed with it.
-const live = new Map<string, { baseDir: string }>();
-process.on("exit", () => {
-  for (const [base, i] of live) {
-    const pid = masterPid(i.baseDir);
-    if (pid !== undefined && alive(pid)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(base, { recursive: true, force: true });
-  }
-});
 
 function ensureBinaries(): void {
   const needed = [DOVECOT, IMAP_LOGIN, "/usr/bin/doveadm", "/usr/bin/doveconf", "/usr/bin/python3"];
-  if ([...needed, path.join(STOCK_CONF_D, "10-auth.conf")].every((f) => existsSync(f))) return;
-  const script = path.join(__dirname, "../../scripts/install-system-deps");
-  const r = spawnSync("bash", [script], { stdio: "inherit" });
-  if (r.status !== 0) throw new Error("scripts/install-system-deps failed");
-}
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+  daemon.ensureInstalled([...needed, path.join(STOCK_CONF_D, "10-auth.conf")]);
 }
 
 /**
  * Runs a command with a clean environment, feeding it stdin. In its own session: no
  * controlling tty, so doveadm reads a password from stdin, not from the terminal.
  */
-function run(cmd: string, args: string[], input = "", timeoutMs = 60_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: ENV, stdio: ["pipe", "pipe", "pipe"], detached: true });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined); // a command that exits early: see its code
-    child.stdin.end(input);
-  });
-}
+const run = (cmd: string, args: string[], input?: string): Promise<daemon.Ran> =>
+  daemon.run(cmd, args, input, { detached: true });
 
 /**
  * Runs `dovecot`, which forks its master and exits: the master keeps the stderr it was given
  * (a pipe would never see EOF), so stderr goes to a file. Resolves on exit with that file.
  */
-async function launch(cmd: string, args: string[], errFile: string): Promise<Ran> {
+async function launch(cmd: string, args: string[], errFile: string): Promise<daemon.Ran> {
   const err = await fs.open(errFile, "w", 0o644);
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(cmd, args, { env: ENV, stdio: ["ignore", "ignore", err.fd] });
+      const child = spawn(cmd, args, {
+        env: daemon.CLEAN_ENV,
+        stdio: ["ignore", "ignore", err.fd],
+      });
       child.once("error", reject);
       child.once("exit", (c) => resolve(c));
     });
@@ -182,41 +142,12 @@ async function launch(cmd: string, args: string[], errFile: string): Promise<Ran
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const masterPid = (baseDir: string) => daemon.readPid(path.join(baseDir, "master.pid"));
 
-/** Whether something listens on 127.0.0.1:port (we cannot bind it). */
-async function portTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once("error", () => resolve(true));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(false)));
-  });
-}
-
-function masterPid(baseDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(baseDir, "master.pid"), "utf8").trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** /proc/PID/stat's state and ppid (undefined when the process is gone). */
-function procStat(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state, ppid: Number(ppid) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Alive and not a zombie. */
-function alive(pid: number): boolean {
-  const st = procStat(pid);
-  return st !== undefined && st.state !== "Z";
+/** The master's pid while it runs (a dead master may linger as a zombie). */
+function runningMaster(baseDir: string): number | undefined {
+  const pid = masterPid(baseDir);
+  return pid !== undefined && daemon.alive(pid) ? pid : undefined;
 }
 
 /** The master's live children: pid and process title ("dovecot-NAME/auth -w"). */
@@ -224,7 +155,7 @@ function children(master: number): { pid: number; title: string }[] {
   const out: { pid: number; title: string }[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    const st = procStat(Number(entry));
+    const st = daemon.procStat(Number(entry));
     if (st?.ppid !== master || st.state === "Z") continue;
     try {
       const title = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0];
@@ -234,18 +165,6 @@ function children(master: number): { pid: number; title: string }[] {
     }
   }
   return out;
-}
-
-/** The last `lines` lines of the log ("" before anything was logged). */
-function tail(logFile: string, lines = 200): string {
-  try {
-    return readFileSync(logFile, "utf8")
-      .split("\n")
-      .slice(-lines - 1)
-      .join("\n");
-  } catch {
-    return "";
-  }
 }
 
 /** The first line 127.0.0.1:port sends (the IMAP greeting), or why there was none. */
@@ -358,12 +277,16 @@ finish(0, subjects=subjects)
 
 export async function makeDovecotInstance(): Promise<DovecotInstance> {
   ensureBinaries();
-  const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-dovecot-"));
-  const configDir = path.join(base, "config");
+  const { base, configDir, baseDir, stateDir, logDir } = await daemon.makeInstanceDir(
+    "vmail-dovecot-",
+    {
+      configDir: "config",
+      baseDir: "run",
+      stateDir: "state",
+      logDir: "log",
+    },
+  );
   const configFile = path.join(configDir, "dovecot.conf");
-  const baseDir = path.join(base, "run");
-  const stateDir = path.join(base, "state");
-  const logDir = path.join(base, "log");
   const logFile = path.join(logDir, "dovecot.log");
   const startErr = path.join(logDir, "start.stderr");
   const instanceName = `vmail-test-${randomBytes(4).toString("hex")}`;
@@ -372,12 +295,11 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     fs.writeFile(configFile, dovecotConf({ instanceName, baseDir, stateDir, logFile, port }), {
       mode: 0o644,
     });
-  const withLog = (message: string) => `${message}\n${tail(logFile)}`;
+  const withLog = (message: string) => `${message}\n${daemon.tail(logFile)}`;
 
   try {
-    // 0755: the imap process (the mail owner's uid) reaches base_dir, the auth process (user
-    // dovecot) the passdb files in the config dir.
-    await fs.chmod(base, 0o755);
+    // 0755 like base: the imap process (the mail owner's uid) reaches base_dir, the auth
+    // process (user dovecot) the passdb files in the config dir.
     for (const dir of [configDir, path.join(configDir, "conf.d"), stateDir, logDir]) {
       await fs.mkdir(dir, { mode: 0o755 });
     }
@@ -395,11 +317,8 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     throw e;
   }
 
-  live.set(base, { baseDir });
-  const isRunning = () => {
-    const pid = masterPid(baseDir);
-    return pid !== undefined && alive(pid);
-  };
+  daemon.killAtExit(base, () => runningMaster(baseDir));
+  const isRunning = () => runningMaster(baseDir) !== undefined;
   const doveadm = (args: string[], input?: string) =>
     run("doveadm", ["-c", configFile, ...args], input);
   let stopped: Promise<void> | undefined;
@@ -413,7 +332,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     start: async () => {
       if (stopped) throw new Error("dovecotInstance: start() after stop()");
       for (let attempt = 1; !isRunning(); attempt++) {
-        if (await portTaken(port)) {
+        if (await daemon.portTaken(port)) {
           port = await freePort();
           await writeConf();
         }
@@ -444,7 +363,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
         );
       }
       const reloadLine = "master: Warning: SIGHUP received - reloading configuration";
-      const reloads = () => tail(logFile, Number.MAX_SAFE_INTEGER).split(reloadLine);
+      const reloads = () => daemon.tail(logFile, Number.MAX_SAFE_INTEGER).split(reloadLine);
       const before = reloads().length;
       const old = children(master)
         .filter((c) => /\/(auth|config)( |$)/.test(c.title))
@@ -457,7 +376,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
         if (parts.length > before) {
           const after = parts[parts.length - 1];
           if (/master: (Error|Fatal): /.test(after)) throw new Error(withLog("reload failed"));
-          if (!old.some(alive)) return;
+          if (!old.some(daemon.alive)) return;
         }
         if (Date.now() > deadline) {
           throw new Error(withLog(`reload did not take effect in 10s (old: ${old.join(" ")})`));
@@ -467,18 +386,14 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     },
     stop: () => {
       stopped ??= (async () => {
-        const pid = masterPid(baseDir);
-        if (pid !== undefined && alive(pid)) {
+        const pid = runningMaster(baseDir);
+        if (pid !== undefined) {
           // The whole process group at once (see the top): nothing of it is kept.
-          try {
-            process.kill(-pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
+          daemon.signal(-pid, "SIGKILL");
           const deadline = Date.now() + 10_000;
-          while (alive(pid) && Date.now() < deadline) await sleep(10);
+          while (daemon.alive(pid) && Date.now() < deadline) await sleep(10);
         }
-        live.delete(base);
+        daemon.forgetAtExit(base);
         await fs.rm(base, { recursive: true, force: true });
       })();
       return stopped;
@@ -523,7 +438,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
         withLog(`IMAP session as ${user} failed (${r.code}): ${out.error ?? r.stdout + r.stderr}`),
       );
     },
-    log: () => tail(logFile),
+    log: () => daemon.tail(logFile),
   };
   return instance;
 }

@@ -21,13 +21,14 @@
 //   in use" line is lost and `postfix start` just fails (after ~3 s). So start() probes the
 //   port first and after a failed start, and moves smtpd to another free port if it is taken.
 // - Postfix programs wait ~2 s for a just-written main.cf to "cool down" (see coolDown()).
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "./ports";
+import * as daemon from "./throwawayDaemon";
 
 export interface PostfixInstance {
   /** Its own config directory (main.cf, master.cf): give this to vmail / `postconf -c`. */
@@ -62,7 +63,6 @@ export interface PostfixInstance {
 const POSTFIX = "/usr/sbin/postfix";
 const SYSTEM_CONFIG = "/etc/postfix";
 const HOSTNAME = "mx.test.invalid";
-const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
 
 // Settings a dev stack may have put into the system main.cf (vmail's own, among others): the
 // copy starts without them, as a server that vmail has not touched yet.
@@ -80,81 +80,18 @@ export const INHERITED_VIRTUAL_SETTINGS = [
   "proxy_read_maps",
 ];
 
-// Instances still running when the test process exits are stopped with it.
-const live = new Map<string, { configDir: string; queueDir: string }>();
-process.on("exit", () => {
-  for (const [base, i] of live) {
-    const pid = masterPid(i.queueDir);
-    if (pid !== undefined && masterRunning(i.configDir)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(base, { recursive: true, force: true });
-  }
-});
-
 function ensureBinaries(): void {
-  if (existsSync(POSTFIX) && existsSync(`${SYSTEM_CONFIG}/main.cf`)) return;
-  const script = path.join(__dirname, "../../scripts/install-system-deps");
-  const r = spawnSync("bash", [script], { stdio: "inherit" });
-  if (r.status !== 0) throw new Error("scripts/install-system-deps failed");
+  daemon.ensureInstalled([POSTFIX, `${SYSTEM_CONFIG}/main.cf`]);
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command with a clean environment, optionally feeding it stdin. */
-function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: ENV, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined); // a command that exits early: see its code
-    child.stdin.end(input ?? "");
-  });
-}
-
-/** Whether something (not us) listens on 127.0.0.1:port. */
-async function portTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once("error", () => resolve(true));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(false)));
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function masterPid(queueDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(queueDir, "pid/master.pid"), "utf8").trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const masterPid = (queueDir: string) => daemon.readPid(path.join(queueDir, "pid/master.pid"));
 
 /** `master -t` exits 0 when no master holds the instance's lock. */
 function masterRunning(configDir: string): boolean {
   if (!existsSync(path.join(configDir, "main.cf"))) return false;
-  const r = spawnSync("/usr/lib/postfix/sbin/master", ["-c", configDir, "-t"], { env: ENV });
+  const r = spawnSync("/usr/lib/postfix/sbin/master", ["-c", configDir, "-t"], {
+    env: daemon.CLEAN_ENV,
+  });
   return r.status !== 0;
 }
 
@@ -166,25 +103,29 @@ export async function createPostfixInstance(
   opts: { mydestination?: string } = {},
 ): Promise<PostfixInstance> {
   ensureBinaries();
-  const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-postfix-"));
-  const configDir = path.join(base, "config");
-  const queueDir = path.join(base, "queue");
-  const dataDir = path.join(base, "data");
-  const logDir = path.join(base, "log");
-  const mailSpoolDir = path.join(base, "mail");
+  const { base, configDir, queueDir, dataDir, logDir, mailSpoolDir } = await daemon.makeInstanceDir(
+    "vmail-postfix-",
+    {
+      configDir: "config",
+      queueDir: "queue",
+      dataDir: "data",
+      logDir: "log",
+      mailSpoolDir: "mail",
+    },
+  );
   const logFile = path.join(logDir, "maillog");
   const postconf = async (...args: string[]) => {
-    const r = await run("postconf", ["-c", configDir, ...args]);
+    const r = await daemon.run("postconf", ["-c", configDir, ...args]);
     if (r.code !== 0) throw new Error(`postconf ${args.join(" ")} failed: ${r.stderr}`);
     return r.stdout;
   };
   try {
-    // 0755 all the way down to the queue, log and spool: postfix, local(8) delivering as the
-    // recipient and a test's Dovecot must reach them. Config and queue stay root's.
-    await fs.chmod(base, 0o755);
     // dereference: Debian's makedefs.out is a symlink out of the dir, which `postfix check`
     // warns about in any config directory but /etc/postfix.
     await fs.cp(SYSTEM_CONFIG, configDir, { recursive: true, dereference: true });
+    // 0755 all the way down (base too) to the queue, log and spool: postfix, local(8)
+    // delivering as the recipient and a test's Dovecot must reach them. Config and queue stay
+    // root's.
     for (const dir of [queueDir, logDir, mailSpoolDir]) await fs.mkdir(dir, { mode: 0o755 });
 
     const aliases = path.join(configDir, "aliases");
@@ -214,7 +155,7 @@ export async function createPostfixInstance(
       `alias_database=hash:${aliases}`,
     );
     await coolDown(path.join(configDir, "main.cf"));
-    const postalias = await run("postalias", ["-c", configDir, aliases]);
+    const postalias = await daemon.run("postalias", ["-c", configDir, aliases]);
     if (postalias.code !== 0) throw new Error(`postalias failed: ${postalias.stderr}`);
 
     await postconf("-F", "*/*/chroot = n");
@@ -227,12 +168,17 @@ export async function createPostfixInstance(
     await postconf("-M", `${smtpService(port)}=127.0.0.1:${port} inet n - n - - smtpd`);
 
     // Creates the queue's subdirectories and data_directory with Postfix's owners and modes.
-    const check = await run(POSTFIX, ["-c", configDir, "check"]);
+    const check = await daemon.run(POSTFIX, ["-c", configDir, "check"]);
     if (check.code !== 0) {
-      throw new Error(`postfix check failed (${check.code}): ${check.stderr}${tail(logFile)}`);
+      throw new Error(
+        `postfix check failed (${check.code}): ${check.stderr}${daemon.tail(logFile)}`,
+      );
     }
 
-    live.set(base, { configDir, queueDir });
+    daemon.killAtExit(base, () => {
+      const pid = masterPid(queueDir);
+      return pid !== undefined && masterRunning(configDir) ? pid : undefined;
+    });
     let stopped: Promise<void> | undefined;
     const instance: PostfixInstance = {
       configDir,
@@ -251,23 +197,25 @@ export async function createPostfixInstance(
         };
         for (let attempt = 1; !masterRunning(configDir); attempt++) {
           // Taken since create() probed it? A failed start costs seconds, so look first.
-          if (await portTaken(port)) await moveSmtpd();
-          const r = await run(POSTFIX, ["-c", configDir, "start"]);
+          if (await daemon.portTaken(port)) await moveSmtpd();
+          const r = await daemon.run(POSTFIX, ["-c", configDir, "start"]);
           if (r.code === 0) break;
           // Taken between the look and master's bind (its fatal is lost, see the top).
-          if (attempt < 3 && (await portTaken(port))) continue;
-          throw new Error(`postfix start failed (${r.code}): ${r.stderr}\n${tail(logFile)}`);
+          if (attempt < 3 && (await daemon.portTaken(port))) continue;
+          throw new Error(`postfix start failed (${r.code}): ${r.stderr}\n${daemon.tail(logFile)}`);
         }
         const deadline = Date.now() + 30_000;
         for (;;) {
           const banner = await smtpBanner(port);
           if (banner.startsWith("220 ")) return;
           if (!masterRunning(configDir)) {
-            throw new Error(`postfix master exited during start (${banner})\n${tail(logFile)}`);
+            throw new Error(
+              `postfix master exited during start (${banner})\n${daemon.tail(logFile)}`,
+            );
           }
           if (Date.now() > deadline) {
             throw new Error(
-              `smtpd on 127.0.0.1:${port} not ready after 30s (${banner})\n${tail(logFile)}`,
+              `smtpd on 127.0.0.1:${port} not ready after 30s (${banner})\n${daemon.tail(logFile)}`,
             );
           }
           await sleep(50);
@@ -276,33 +224,38 @@ export async function createPostfixInstance(
       stop: () => {
         stopped ??= (async () => {
           await stopMaster(configDir, queueDir);
-          live.delete(base);
+          daemon.forgetAtExit(base);
           await fs.rm(base, { recursive: true, force: true });
         })();
         return stopped;
       },
       sendmail: async (to, message) => {
         // -oi: a line with a single dot is text, not the end; `--`: `to` is never an option.
-        const r = await run("/usr/sbin/sendmail", ["-C", configDir, "-oi", "--", to], message);
+        const r = await daemon.run(
+          "/usr/sbin/sendmail",
+          ["-C", configDir, "-oi", "--", to],
+          message,
+        );
         if (r.code !== 0) {
-          throw new Error(`sendmail failed (${r.code}): ${r.stderr}\n${tail(logFile)}`);
+          throw new Error(`sendmail failed (${r.code}): ${r.stderr}\n${daemon.tail(logFile)}`);
         }
       },
       rcptReply: (to, from = "tester@localhost") => rcptReply(port, to, from),
       flush: async () => {
-        const r = await run("postqueue", ["-c", configDir, "-f"]);
+        const r = await daemon.run("postqueue", ["-c", configDir, "-f"]);
         if (r.code !== 0) {
-          throw new Error(`postqueue -f failed (${r.code}): ${r.stderr}\n${tail(logFile)}`);
+          throw new Error(`postqueue -f failed (${r.code}): ${r.stderr}\n${daemon.tail(logFile)}`);
         }
       },
-      log: () => tail(logFile),
+      log: () => daemon.tail(logFile),
       reloads: () =>
-        tail(logFile, Number.MAX_SAFE_INTEGER).match(/master\[\d+\]: reload --/g)?.length ?? 0,
+        daemon.tail(logFile, Number.MAX_SAFE_INTEGER).match(/master\[\d+\]: reload --/g)?.length ??
+        0,
     };
     return instance;
   } catch (e) {
     await stopMaster(configDir, queueDir).catch(() => undefined);
-    live.delete(base);
+    daemon.forgetAtExit(base);
     await fs.rm(base, { recursive: true, force: true });
     throw e;
   }
@@ -318,18 +271,6 @@ async function coolDown(file: string): Promise<void> {
   await fs.utimes(file, past, past);
 }
 
-/** The last `lines` lines of the maillog ("" before anything was logged). */
-function tail(logFile: string, lines = 200): string {
-  try {
-    return readFileSync(logFile, "utf8")
-      .split("\n")
-      .slice(-lines - 1)
-      .join("\n");
-  } catch {
-    return "";
-  }
-}
-
 /**
  * What `postfix stop` does, without its one-second sleeps: SIGTERM to master (which takes its
  * children down), wait for its lock to go, then SIGKILL to its process group.
@@ -337,18 +278,11 @@ function tail(logFile: string, lines = 200): string {
 async function stopMaster(configDir: string, queueDir: string): Promise<void> {
   const pid = masterPid(queueDir);
   if (pid === undefined || !masterRunning(configDir)) return;
-  const signal = (sig: NodeJS.Signals, target: number) => {
-    try {
-      process.kill(target, sig);
-    } catch {
-      // already gone
-    }
-  };
-  signal("SIGTERM", pid);
+  daemon.signal(pid, "SIGTERM");
   const deadline = Date.now() + 10_000;
   while (masterRunning(configDir)) {
     if (Date.now() > deadline) {
-      signal("SIGKILL", -pid); // master leads its own process group
+      daemon.signal(-pid, "SIGKILL"); // master leads its own process group
       break;
     }
     await sleep(20);
