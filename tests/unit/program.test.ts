@@ -64,5 +64,15 @@ describe("index.ts", () => {
     assert.ok(
       registered.includes("pulumi-nodejs:dynamic/vmail:ServerFile::mail-root-forward-file"),
     );
+    // Only roles that log in export a password: no undefined output to warn about.
+    assert.deepEqual(Object.keys(program).sort(), [
+      "domains",
+      "dovecotPassword",
+      "generatedPasswords",
+      "mailGid",
+      "mailUid",
+      "readerPassword",
+    ]);
+    assert.equal(await isSecretInput(program.dovecotPassword), true);
   });
 });
