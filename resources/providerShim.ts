@@ -42,7 +42,11 @@ function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
   /* eslint-disable @typescript-eslint/no-require-imports */
   // Only the project's own providers are loaded: the nearest providers/index.ts at or above the
   // provider process's working directory (the project's), never a path kept in the state.
+  // Found once per working directory (each call would otherwise walk the disk again).
   const load = (): Impl => {
+    const g = globalThis as { vmailProviders?: Record<string, Record<string, Impl>> };
+    const found = (g.vmailProviders ??= {})[process.cwd()];
+    if (found) return found[name];
     const p = require("node:path") as typeof import("node:path");
     const fs = require("node:fs") as typeof import("node:fs");
     let at = process.cwd();
@@ -55,7 +59,9 @@ function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
     // The provider process is plain node: tsx lets it load the TypeScript sources.
     require(require.resolve("tsx/cjs", { paths: [at] }));
     const index = p.join(at, "providers", "index.ts");
-    return (require(index) as { PROVIDERS: Record<string, Impl> }).PROVIDERS[name];
+    const providers = (require(index) as { PROVIDERS: Record<string, Impl> }).PROVIDERS;
+    g.vmailProviders[process.cwd()] = providers;
+    return providers[name];
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const call =
