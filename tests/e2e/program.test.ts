@@ -6,7 +6,14 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,6 +142,21 @@ async function roleLogsIn(role: string, password: string): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Kills what a SIGKILLed `up` left running in the project directory: the engine starts each
+ * plugin in a process group of its own, so killing the `up`'s group misses the provider
+ * processes, which would live on, idle, after the suite.
+ */
+function killLeftInProject(projectDir: string): void {
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/cwd`) === projectDir) process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
   }
 }
 
@@ -509,6 +531,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     }
     process.kill(-(up.pid ?? 0), "SIGKILL");
     await exited;
+    killLeftInProject(t.workDir);
     await new Promise((r) => setTimeout(r, 500));
     const atKill = await countUsers("bulk%");
     assert.ok(atKill >= 20 && atKill < BULK_USERS, `killed mid-way: ${atKill} rows written`);
