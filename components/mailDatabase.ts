@@ -83,36 +83,45 @@ export class MailDatabase extends pulumi.ComponentResource {
           child(`${role}-password`),
         ).result,
       );
-    // Each role's password is write-only: it reaches PostgreSQL, never the Role's state. The
-    // version is what makes the provider set it again (raised with the config's counter).
-    this.readerPassword = password("reader", s.readerRole, s.readerPasswordVersion);
-    const reader = new postgresql.Role(
-      `${name}-reader`,
-      {
-        name: s.readerRole,
-        login: true,
-        passwordWo: this.readerPassword,
-        passwordWoVersion: String(s.readerPasswordVersion),
-      },
-      pg(s.readerRole),
+    /**
+     * A role; one that logs in has a password, write-only: it reaches PostgreSQL, never the
+     * Role's state. The version is what makes the provider set it again (raised with the
+     * config's counter).
+     */
+    const role = (
+      who: "reader" | "owner" | "dovecot",
+      roleName: string,
+      login?: { password: pulumi.Output<string>; version: number },
+      formerly?: string,
+    ) =>
+      new postgresql.Role(
+        `${name}-${who}`,
+        {
+          name: roleName,
+          login: login !== undefined,
+          ...(login
+            ? { passwordWo: login.password, passwordWoVersion: String(login.version) }
+            : {}),
+        },
+        pg(formerly),
+      );
+    const readerVersion = s.readerPasswordVersion;
+    this.readerPassword = password("reader", s.readerRole, readerVersion);
+    const reader = role(
+      "reader",
+      s.readerRole,
+      { password: this.readerPassword, version: readerVersion },
+      s.readerRole,
     );
     // vmail only SET ROLEs to the owner: it logs in (with a password) only when asked to.
     this.ownerPassword = s.ownerLogin
       ? password("owner", s.ownerRole, s.ownerPasswordVersion)
       : undefined;
-    const owner = new postgresql.Role(
-      `${name}-owner`,
-      {
-        name: s.ownerRole,
-        login: s.ownerLogin,
-        ...(this.ownerPassword
-          ? {
-              passwordWo: this.ownerPassword,
-              passwordWoVersion: String(s.ownerPasswordVersion),
-            }
-          : {}),
-      },
-      pg(s.ownerRole),
+    const owner = role(
+      "owner",
+      s.ownerRole,
+      this.ownerPassword && { password: this.ownerPassword, version: s.ownerPasswordVersion },
+      s.ownerRole,
     );
     const database = new postgresql.Database(
       `${name}-db`,
@@ -191,17 +200,9 @@ export class MailDatabase extends pulumi.ComponentResource {
     // Dovecot checks passwords: its role may read the hashes, and nothing but the users table.
     // Its grants follow the reader's on the same objects (see "one after the other" above).
     if (s.dovecotRole) {
-      this.dovecotPassword = password("dovecot", s.dovecotRole, s.dovecotPasswordVersion);
-      const dovecot = new postgresql.Role(
-        `${name}-dovecot`,
-        {
-          name: s.dovecotRole,
-          login: true,
-          passwordWo: this.dovecotPassword,
-          passwordWoVersion: String(s.dovecotPasswordVersion),
-        },
-        pg(),
-      );
+      const version = s.dovecotPasswordVersion;
+      this.dovecotPassword = password("dovecot", s.dovecotRole, version);
+      const dovecot = role("dovecot", s.dovecotRole, { password: this.dovecotPassword, version });
       const dovecotConnect = new postgresql.Grant(
         `${name}-dovecot-connect`,
         {

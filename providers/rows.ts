@@ -13,7 +13,13 @@ import { hashPassword, type HashScheme } from "../spec/passwords";
 import { providerContext } from "./context";
 import { deleteSql, markOursSql, ownershipSql, selectSql, unmarkSql, upsertSql } from "../spec/sql";
 import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
-import { describeTarget, dbIdentity, targetMoved, type DbIdentity } from "../spec/target";
+import {
+  describeTarget,
+  dbIdentity,
+  targetChanged,
+  targetMoved,
+  type DbIdentity,
+} from "../spec/target";
 
 type Row = Record<string, unknown>;
 
@@ -86,15 +92,28 @@ export interface RowInputs<T extends Row> {
   target?: DbIdentity;
 }
 
-/** The row's target changed, or its state predates targets (one update records it). */
-const targetChanged = (olds: RowInputs<Row>, news: RowInputs<Row>) =>
-  olds.target === undefined || targetMoved(olds.target, news.target);
-
 /** The database the row's call goes to. */
 const dbOf = (inputs: { target?: DbIdentity }) => providerContext.dbAt(inputs.target);
 
-/** Which cluster and database a connection reaches, however it was addressed. */
-async function physicalDatabase(db: DbTarget): Promise<string | undefined> {
+/** physicalDatabase's answers by target: a move of 5,000 rows asks for the same two. */
+const physical = new Map<string, Promise<string | undefined>>();
+
+/**
+ * Which cluster and database a connection reaches, however it was addressed (undefined: the
+ * database is gone).
+ */
+function physicalDatabase(db: DbTarget): Promise<string | undefined> {
+  const key = describeTarget(dbIdentity(db.settings));
+  let found = physical.get(key);
+  if (!found) {
+    found = lookUpPhysicalDatabase(db);
+    physical.set(key, found);
+    found.catch(() => physical.delete(key)); // a failure is asked again next time
+  }
+  return found;
+}
+
+async function lookUpPhysicalDatabase(db: DbTarget): Promise<string | undefined> {
   try {
     const result = await inTransaction(db, undefined, (c) =>
       c.query<{ id: string }>(
@@ -146,7 +165,7 @@ function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.Reso
     },
     diff: (_id, olds: RowInputs<T>, news: RowInputs<T>) => {
       const changed = changedFields(olds.row, news.row, shape.columns).length > 0;
-      return Promise.resolve({ changes: changed || targetChanged(olds, news) });
+      return Promise.resolve({ changes: changed || targetChanged(olds.target, news.target) });
     },
     async update(_id, olds: RowInputs<T>, news: RowInputs<T>) {
       await moveRow(olds, news, shape, (creating) =>
@@ -265,7 +284,9 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       changedFields(olds.row, news.row, ["realname", "maildir", "scheme", "generateVersion"])
         .length > 0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
     const drifted = olds.storedHash !== olds.writtenHash;
-    return Promise.resolve({ changes: changed || drifted || targetChanged(olds, news) });
+    return Promise.resolve({
+      changes: changed || drifted || targetChanged(olds.target, news.target),
+    });
   },
   async update(_id, olds: UserOutputs, news: UserInputs) {
     return { outs: await writeUser(news, olds) };

@@ -9,7 +9,7 @@ import { providerContext } from "./context";
 import { mustRunOnServer } from "./shell";
 import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
 import { MAIL_TABLES, MANAGED_ROWS } from "../spec/tables";
-import { targetMoved } from "../spec/target";
+import { targetChanged, targetMoved } from "../spec/target";
 
 /** Every table vmail makes: the mail tables and its own list of the rows it wrote. */
 const ALL_TABLES = [...MAIL_TABLES, MANAGED_ROWS];
@@ -107,8 +107,7 @@ export const pgReloadProvider: pulumi.dynamic.ResourceProvider = {
     Promise.resolve({
       changes:
         olds.trigger !== news.trigger ||
-        olds.target === undefined ||
-        targetMoved(olds.target, news.target) ||
+        targetChanged(olds.target, news.target) ||
         targetMoved(olds.server, news.server),
     }),
   async update(_id, _olds, news: PgReloadInputs) {

@@ -27,6 +27,14 @@ export function targetMoved(old: object | undefined, next: object | undefined): 
   return old !== undefined && next !== undefined && canonical(old) !== canonical(next);
 }
 
+/**
+ * Whether a resource must be written again for its target: it moved, or its state predates
+ * targets (one write records it).
+ */
+export function targetChanged(old: object | undefined, next: object | undefined): boolean {
+  return old === undefined || targetMoved(old, next);
+}
+
 /** JSON with sorted keys, so two equal targets compare equal whatever their key order. */
 function canonical(o: object): string {
   return JSON.stringify(o, Object.keys(o).sort());
