@@ -38,8 +38,12 @@ export const dovecotReloadProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: DovecotReloadInputs) {
     return { id: inputs.configDir, outs: await reload(inputs) };
   },
-  diff: (_id, olds: DovecotReloadInputs, news: DovecotReloadInputs) =>
-    Promise.resolve({ changes: JSON.stringify(olds) !== JSON.stringify(news) }),
+  // Its own inputs only: the state also holds the serialized provider, which is not a change.
+  diff: (_id, olds: DovecotReloadInputs, news: DovecotReloadInputs) => {
+    const fields = ({ server, configDir, trigger }: DovecotReloadInputs) =>
+      JSON.stringify([server, configDir, trigger]);
+    return Promise.resolve({ changes: fields(olds) !== fields(news) });
+  },
   async update(_id, _olds, news: DovecotReloadInputs) {
     return { outs: await reload(news) };
   },

@@ -197,6 +197,18 @@ describe("Dovecot's SQL auth as vmail writes it", () => {
     assert.equal(r.ok, true, r.output);
   });
 
+  it("reloads again only when a file was written, not when vmail's provider code changed", async () => {
+    const olds = { server, configDir: dovecot.configDir, trigger: ["a", "b", "c"] };
+    const same = await reload.diff(
+      "x",
+      { ...olds, __provider: "old code" },
+      { ...olds, __provider: "new code" },
+    );
+    assert.equal(same.changes, false);
+    const written = await reload.diff("x", olds, { ...olds, trigger: ["a", "b", "d"] });
+    assert.equal(written.changes, true);
+  });
+
   it("the preview refuses a server without Dovecot's config where the stack says", async () => {
     const elsewhere = await mkdtemp(join(tmpdir(), "vmail-no-dovecot-"));
     try {
