@@ -120,9 +120,8 @@ void describe("throwaway Dovecot instance", () => {
     if (mailBase) await fs.rm(mailBase, { recursive: true, force: true });
   });
 
-  void it("starts quickly and greets over IMAP on 127.0.0.1 at its own port only", async (t) => {
+  void it("greets over IMAP on 127.0.0.1 at its own port only (start time in the diagnostics)", async (t) => {
     t.diagnostic(`started in ${startMs.toFixed(0)} ms, IMAP on 127.0.0.1:${dovecot.imapPort}`);
-    assert.ok(startMs < 10_000);
     assert.equal(await dovecot.running(), true);
     assert.notEqual(dovecot.imapPort, 143);
     assert.match(await greeting(dovecot.imapPort), /^\* OK .*ready/);

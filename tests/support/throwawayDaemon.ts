@@ -202,7 +202,7 @@ export function snapshot(dir: string): Map<string, string> {
 
 /**
  * For smoke tests: stops a started instance and asserts what every throwaway instance promises
- * of stop(): within 5 s its master is gone (a zombie at most, until init reaps it), `base` (its
+ * of stop(): its master is gone (a zombie at most, until init reaps it), `base` (its
  * temp dir) is removed, running() says false, a second stop() is fine and start() then throws.
  */
 export async function assertStopsForGood(
@@ -210,10 +210,7 @@ export async function assertStopsForGood(
   base: string,
   masterPid: number,
 ): Promise<void> {
-  const t0 = performance.now();
   await instance.stop();
-  const stopMs = performance.now() - t0;
-  assert.ok(stopMs < 5_000, `stop took ${stopMs} ms`);
   assert.equal(existsSync(base), false);
   assert.equal(await instance.running(), false);
   const state = procStat(masterPid)?.state ?? "gone";
