@@ -195,9 +195,9 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 async function assertAgentGone(agent: AgentSeen): Promise<void> {
-  await waitFor("the agent to stop", async () => !(await running(agent.pid)), 5_000);
-  await waitFor("the keeper to stop", async () => !(await running(agent.keeper)), 5_000);
-  await waitFor("the socket dir to go", async () => !(await exists(dirname(agent.socket))), 5_000);
+  await waitFor("the agent to stop", async () => !(await running(agent.pid)));
+  await waitFor("the keeper to stop", async () => !(await running(agent.keeper)));
+  await waitFor("the socket dir to go", async () => !(await exists(dirname(agent.socket))));
 }
 
 describe("the SSH key stays off the disk", () => {

@@ -342,13 +342,13 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
         if (attempt < 3 && /Address already in use/.test(r.stderr)) continue;
         throw new Error(withLog(`dovecot -c ${configFile} failed (${r.code}): ${r.stderr}`));
       }
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 30_000;
       for (;;) {
         const line = await greeting(port);
         if (line.startsWith("* OK")) return;
         if (!isRunning()) throw new Error(withLog(`dovecot exited during start (${line})`));
         if (Date.now() > deadline) {
-          throw new Error(withLog(`IMAP on 127.0.0.1:${port} not ready after 15s (${line})`));
+          throw new Error(withLog(`IMAP on 127.0.0.1:${port} not ready after 30s (${line})`));
         }
         await sleep(50);
       }
@@ -370,7 +370,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
         .map((c) => c.pid);
       const r = await doveadm(["reload"]);
       if (r.code !== 0) throw new Error(withLog(`doveadm reload failed (${r.code}): ${r.stderr}`));
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       for (;;) {
         const parts = reloads();
         if (parts.length > before) {
@@ -379,7 +379,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
           if (!old.some(daemon.alive)) return;
         }
         if (Date.now() > deadline) {
-          throw new Error(withLog(`reload did not take effect in 10s (old: ${old.join(" ")})`));
+          throw new Error(withLog(`reload did not take effect in 30s (old: ${old.join(" ")})`));
         }
         await sleep(10);
       }
