@@ -117,7 +117,7 @@ const events = () => {
 
 /** Waits a little for Postfix's master to log a reload beyond `before` (it logs asynchronously). */
 async function reloadedSince(before: number): Promise<boolean> {
-  for (let i = 0; i < 30 && postfix.reloads() <= before; i++) {
+  for (let i = 0; i < 150 && postfix.reloads() <= before; i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
   return postfix.reloads() > before;
