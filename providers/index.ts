@@ -17,8 +17,18 @@ function defined(o: object | undefined): Record<string, unknown> | undefined {
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 
+/**
+ * Every provider answers every method the shim may call: those without a `check` take their
+ * inputs as given, as the SDK does when a provider has none.
+ */
+function withCheck(p: pulumi.dynamic.ResourceProvider): Provider {
+  const takeInputs = (_olds: unknown, news: Record<string, unknown>) =>
+    Promise.resolve({ inputs: news });
+  return { ...p, check: p.check ?? takeInputs } as Provider;
+}
+
 function forEngine(p: pulumi.dynamic.ResourceProvider): Provider {
-  const impl = p as Provider;
+  const impl = withCheck(p);
   return {
     ...impl,
     create: async (inputs) => {
@@ -35,7 +45,7 @@ function forEngine(p: pulumi.dynamic.ResourceProvider): Provider {
   };
 }
 
-export const PROVIDERS: Record<ProviderName, pulumi.dynamic.ResourceProvider> = {
+export const PROVIDERS: Record<ProviderName, Provider> = {
   domain: forEngine(domainProvider),
   alias: forEngine(aliasProvider),
   user: forEngine(userProvider),
@@ -43,6 +53,6 @@ export const PROVIDERS: Record<ProviderName, pulumi.dynamic.ResourceProvider> = 
   mailTables: forEngine(mailTablesProvider),
   pgReload: forEngine(pgReloadProvider),
   postfixMainCf: forEngine(postfixMainCfProvider),
-  checkpointGuard: checkpointGuardProvider,
+  checkpointGuard: withCheck(checkpointGuardProvider),
   dovecotReload: forEngine(dovecotReloadProvider),
 };

@@ -2,7 +2,8 @@
 // provider from providers/ in the provider process. Serializing the providers themselves
 // would copy their whole module graph (pg, the hashing code) into every row's state, and
 // Pulumi's closure serializer mangles default imports, class fields and global caches. The text
-// is kept short on purpose: the SDK copies it into four debug strings per resource it registers.
+// is kept short on purpose: each resource carries it in its inputs and its state, the SDK copies
+// it into four debug strings per resource it registers, and the engine into its log of each call.
 
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -18,10 +19,9 @@ export type ProviderName =
   | "checkpointGuard"
   | "dovecotReload";
 
-type Method = "configure" | "create" | "diff" | "update" | "read" | "delete";
-type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>> & {
-  check?: (...args: unknown[]) => Promise<unknown>;
-};
+type Method = "configure" | "check" | "create" | "diff" | "update" | "read" | "delete";
+/** What providers/index.ts serves for each name: every method, `check` included. */
+type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>>;
 
 const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
 
@@ -39,29 +39,32 @@ export function providerShim(name: ProviderName): pulumi.dynamic.ResourceProvide
 }
 
 function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
+  // `load` loads only the project's own providers: the nearest providers/index.ts at or above the
+  // provider process's working directory (the project's), never a path kept in the state. It
+  // walks the disk once per working directory (at every call it cost seconds per 1,000 rows).
+  // The provider process is plain node: tsx lets it load the TypeScript sources.
+  // The text of these functions, comments included, is copied into every resource's inputs and
+  // state and into the engine's log of each call: so no comments inside, and one shape of method.
   /* eslint-disable @typescript-eslint/no-require-imports */
-  // Only the project's own providers are loaded: the nearest providers/index.ts at or above the
-  // provider process's working directory (the project's), never a path kept in the state.
-  // Found once per working directory (each call would otherwise walk the disk again).
   const load = (): Impl => {
     const g = globalThis as { vmailProviders?: Record<string, Record<string, Impl>> };
-    const found = (g.vmailProviders ??= {})[process.cwd()];
-    if (found) return found[name];
-    const p = require("node:path") as typeof import("node:path");
-    const fs = require("node:fs") as typeof import("node:fs");
-    let at = process.cwd();
-    while (!fs.existsSync(p.join(at, "providers", "index.ts"))) {
-      if (p.dirname(at) === at) {
-        throw new Error(`vmail: no providers/index.ts at or above ${process.cwd()}`);
+    const cwd = process.cwd();
+    let found = (g.vmailProviders ??= {})[cwd];
+    if (!found) {
+      const p = require("node:path") as typeof import("node:path");
+      const fs = require("node:fs") as typeof import("node:fs");
+      let at = cwd;
+      while (!fs.existsSync(p.join(at, "providers/index.ts"))) {
+        if (p.dirname(at) === at)
+          throw new Error(`vmail: no providers/index.ts at or above ${cwd}`);
+        at = p.dirname(at);
       }
-      at = p.dirname(at);
+      require(require.resolve("tsx/cjs", { paths: [at] }));
+      found = (require(p.join(at, "providers/index.ts")) as { PROVIDERS: Record<string, Impl> })
+        .PROVIDERS;
+      g.vmailProviders[cwd] = found;
     }
-    // The provider process is plain node: tsx lets it load the TypeScript sources.
-    require(require.resolve("tsx/cjs", { paths: [at] }));
-    const index = p.join(at, "providers", "index.ts");
-    const providers = (require(index) as { PROVIDERS: Record<string, Impl> }).PROVIDERS;
-    g.vmailProviders[process.cwd()] = providers;
-    return providers[name];
+    return found[name];
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const call =
@@ -70,11 +73,7 @@ function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
       load()[m](...args);
   return {
     configure: call("configure"),
-    // Most providers take their inputs as given; the SDK's own default is the same.
-    check: (olds: unknown, news: unknown) => {
-      const impl = load();
-      return impl.check ? impl.check(olds, news) : Promise.resolve({ inputs: news });
-    },
+    check: call("check"),
     create: call("create"),
     diff: call("diff"),
     update: call("update"),
