@@ -11,10 +11,12 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import * as auto from "@pulumi/pulumi/automation";
 import { dump } from "js-yaml";
 import { REPO } from "./stackFiles";
@@ -50,6 +52,8 @@ export interface TestStack {
   storedState(): string;
   /** Everything the engine printed so far, for searching for secrets. */
   output: string[];
+  /** The CLI's automatic logs written since the stack was made (see engineLogsSince). */
+  engineLogs(): { files: number; text: string };
   /** Runs with onOutput collecting into `output`. */
   opts<T extends object>(extra?: T): T & { onOutput: (s: string) => void };
   remove(): Promise<void>;
@@ -95,6 +99,7 @@ export async function createTestStack(
   config: Record<string, auto.ConfigValue>,
 ): Promise<TestStack> {
   ensureEngine();
+  const createdAt = Date.now();
   const base = mkdtempSync(join(tmpdir(), `vmail-e2e-${name}-`));
   // The workspace lives inside the repo (git-ignored, two levels down like bench/program) so the
   // program and the dynamic-provider process resolve the repo's node_modules and vmail's modules.
@@ -158,6 +163,7 @@ export async function createTestStack(
     removePath: (path: string) => pulumiConfig(["rm", "--path", path]),
     storedState: () => readTree(join(base, "state")),
     output,
+    engineLogs: () => engineLogsSince(join(envVars.PULUMI_HOME, "logs"), createdAt),
     opts: <T extends object>(extra?: T) =>
       ({ ...(extra ?? {}), onOutput: (s: string) => output.push(s) }) as T & {
         onOutput: (s: string) => void;
@@ -170,6 +176,21 @@ export async function createTestStack(
   };
 }
 
+/**
+ * The CLI (3.25x) writes a debug log of every command to PULUMI_HOME/logs: gzip-compressed, or
+ * encrypted with the stack's secrets provider once a stack operation has one. The gzip ones are
+ * unpacked (one being written may end mid-stream); encrypted ones are read as stored.
+ */
+function engineLogsSince(dir: string, since: number): { files: number; text: string } {
+  const names = readdirSync(dir).filter((f) => statSync(join(dir, f)).mtimeMs >= since - 1_000);
+  const text = names.map((f) => {
+    const stored = readFileSync(join(dir, f));
+    if (stored[0] !== 0x1f || stored[1] !== 0x8b) return stored.toString("latin1");
+    return gunzipSync(stored, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString("utf8");
+  });
+  return { files: names.length, text: text.join("\n") };
+}
+
 function readTree(dir: string): string {
   return readdirSync(dir, { withFileTypes: true })
     .map((e) =>
@@ -179,18 +200,24 @@ function readTree(dir: string): string {
 }
 
 /**
- * Asserts that no secret (by what it is) appears in clear in the backend's own files or in the
- * engine's output, escaped or not, and that the state does hold encrypted values. The Automation
+ * Asserts that no secret (by what it is) appears in clear in the backend's own files, in the
+ * engine's output or in the CLI's automatic logs, escaped or not, and that the state does hold
+ * encrypted values. The Automation
  * API's exportStack would show secrets decrypted, so the files are read as stored.
  */
 export function assertNoClearSecrets(t: TestStack, secrets: Record<string, string>): void {
   const state = t.storedState();
   const output = t.output.join("");
+  const logs = t.engineLogs();
+  assert.ok(logs.files > 0, "the CLI's automatic logs of this stack's commands were read");
   for (const [what, secret] of Object.entries(secrets)) {
     assert.ok(secret.length >= 8, `${what} is known to the test`);
+    const escaped = JSON.stringify(secret).slice(1, -1);
     assert.ok(!state.includes(secret), `${what} is in the state`);
-    assert.ok(!state.includes(JSON.stringify(secret).slice(1, -1)), `${what} (escaped)`);
+    assert.ok(!state.includes(escaped), `${what} (escaped)`);
     assert.ok(!output.includes(secret), `${what} is in the engine's output`);
+    assert.ok(!logs.text.includes(secret), `${what} is in the CLI's automatic logs`);
+    assert.ok(!logs.text.includes(escaped), `${what} is in the CLI's automatic logs (escaped)`);
   }
   assert.ok(state.includes("ciphertext"), "secrets are there, encrypted");
 }
