@@ -279,5 +279,5 @@ export function parsePostconfValues(stdout: string, names: string[]): Record<str
  */
 function reloadPostfixLine(configDir: string): string {
   const c = `-c ${shellQuote(configDir)}`;
-  return `if postfix ${c} status >/dev/null 2>&1; then postfix ${c} check; postfix ${c} reload 2>/dev/null; fi`;
+  return `if postfix ${c} status >/dev/null 2>&1; then postfix ${c} check; postfix ${c} reload; fi`;
 }
