@@ -12,6 +12,7 @@ import * as random from "@pulumi/random";
 import { CheckpointGuard } from "../resources/checkpointGuard";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings } from "../spec/config";
+import { pgServerIdentity } from "../spec/target";
 import { ALIASES, TRANSPORTS, USERS } from "../spec/tables";
 import { MailSchema } from "./mailSchema";
 
@@ -62,12 +63,14 @@ export class MailDatabase extends pulumi.ComponentResource {
       },
       child("postgresql"),
     );
-    // Roles and the database are created only after the guard has checked that this run may.
+    // Roles and the database are created only after the guard has checked that this run may (and
+    // that a new pgHost or pgPort has them already).
     const guard = new CheckpointGuard(
       `${name}-checkpoint-guard`,
       {
         database: s.name,
         roles: [s.readerRole, s.ownerRole, ...(s.dovecotRole ? [s.dovecotRole] : [])],
+        server: pgServerIdentity(s),
       },
       child("checkpoint-guard"),
     );

@@ -12,6 +12,13 @@ export interface DbIdentity {
   database: string;
 }
 
+/** The PostgreSQL server the roles and the database are on. */
+export type PgServerIdentity = Pick<DbIdentity, "host" | "port">;
+
+export function pgServerIdentity(s: Pick<DatabaseSettings, "host" | "port">): PgServerIdentity {
+  return { host: s.host, port: s.port };
+}
+
 /** The server a file is on (how vmail reaches it, with its pinned host key). */
 export type ServerIdentity = ServerAccess;
 
@@ -41,7 +48,8 @@ function canonical(o: object): string {
 }
 
 /** How a target reads in a message: `postgres 127.0.0.1:5432/mail`, `ssh root@mx:22`, `local`. */
-export function describeTarget(t: DbIdentity | ServerIdentity): string {
+export function describeTarget(t: DbIdentity | PgServerIdentity | ServerIdentity): string {
   if ("database" in t) return `postgres ${t.host}:${t.port}/${t.database}`;
+  if (!("kind" in t)) return `postgres ${t.host}:${t.port}`;
   return t.kind === "local" ? "this machine" : `ssh ${t.user}@${t.host}:${t.port}`;
 }

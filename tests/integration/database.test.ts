@@ -204,6 +204,48 @@ describe("the checkpoint guard", () => {
     assert.equal((await withSkip(undefined, () => guard.check({}, missing))).failures, undefined);
     assert.equal((await withSkip("false", () => guard.check({}, missing))).failures, undefined);
   });
+
+  describe("after a move to another PostgreSQL server (pgHost, pgPort)", () => {
+    // The cluster starts in a `before` hook: read it when a test runs.
+    const here = () => ({ host: cluster.host, port: cluster.port });
+    const before = { host: "old-db.example.net", port: 5432 };
+    const moved = (database: string, roles: string[]) => [
+      { ...inputs(database, roles), server: before },
+      { ...inputs(database, roles), server: here() },
+    ];
+
+    it("refuses it while the new server lacks the roles or the database, naming them", async () => {
+      const [olds, news] = moved("mail_elsewhere", ["mailreader", "mailreader_elsewhere"]);
+      const result = await withSkip(undefined, () => guard.check(olds, news));
+      assert.equal(result.failures?.length, 1);
+      assert.equal(result.failures?.[0].property, "server");
+      assert.equal(
+        result.failures?.[0].reason,
+        `vmail:pgHost or vmail:pgPort moved from postgres old-db.example.net:5432 to postgres ` +
+          `${cluster.host}:${cluster.port}, which has no role mailreader_elsewhere, database ` +
+          `mail_elsewhere. vmail moves the rows, but not the roles, the database and its grants: ` +
+          `make them on postgres ${cluster.host}:${cluster.port} first (pg_dumpall --roles-only ` +
+          "and pg_dump of the database, restored there), or point vmail:pgHost and vmail:pgPort back.",
+      );
+    });
+
+    it("lets it through when they are there; the same server, or a state without one, is no move", async () => {
+      const [olds, news] = moved("mail", ["mailreader", "mailreader_admin"]);
+      assert.equal((await guard.check(olds, news)).failures, undefined);
+      const missing = inputs("nope", ["nobody"]);
+      const same = { ...missing, server: here() };
+      assert.equal((await guard.check(same, same)).failures, undefined);
+      assert.equal((await guard.check(missing, same)).failures, undefined);
+    });
+
+    it("records the server: a state without it, or another one, is an update", async () => {
+      const [olds, news] = moved("mail", ["mailreader"]);
+      assert.deepEqual(await guard.diff("checkpoint-guard", olds, news), { changes: true });
+      assert.deepEqual(await guard.diff("checkpoint-guard", news, news), { changes: false });
+      const unrecorded = inputs("mail", ["mailreader"]);
+      assert.deepEqual(await guard.diff("checkpoint-guard", unrecorded, news), { changes: true });
+    });
+  });
 });
 
 describe("pg_hba.conf block", () => {
