@@ -437,6 +437,49 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     await assertNoChanges(t, "program (after the move): ");
   });
 
+  it("3d. a move to a PostgreSQL server without vmail's roles and database is refused by the preview", async () => {
+    // Another cluster, reached with the stack's admin password and a CA file that knows both.
+    const elsewhere = await startPgCluster({ superPassword: cluster.superPassword });
+    const elsewhereTls = await serveTls(elsewhere);
+    const stackFilePath = join(t.workDir, `Pulumi.${STACK}.yaml`);
+    const stackFileBefore = readFileSync(stackFilePath, "utf8");
+    const bothCas = join(dir, "both-cas.pem");
+    writeFileSync(
+      bothCas,
+      readFileSync(tls.caFile, "utf8") + readFileSync(elsewhereTls.caFile, "utf8"),
+    );
+    try {
+      t.setConfig({
+        "vmail:pgPort": { value: String(elsewhere.port) },
+        "vmail:pgSslRootCert": { value: bothCas },
+      });
+      await assert.rejects(
+        timed("program: preview of a database move", () => t.stack.preview(t.opts())),
+        (e: Error) => {
+          assert.match(
+            e.message,
+            new RegExp(
+              `vmail:pgHost or vmail:pgPort moved from postgres localhost:${cluster.port} to ` +
+                `postgres localhost:${elsewhere.port}, which has no role mailreader, role ` +
+                "mailreader_admin, role maildovecot, database mail\\. vmail moves the rows, but not",
+            ),
+          );
+          return true;
+        },
+      );
+      const [{ n }] = await superuserQuery<{ n: number }>(
+        elsewhere,
+        "SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'mail%'",
+      );
+      assert.equal(n, 0, "nothing was made on the other server");
+    } finally {
+      writeFileSync(stackFilePath, stackFileBefore);
+      await elsewhere.stop();
+      elsewhereTls.remove();
+    }
+    await assertNoChanges(t, "program (the move refused): ");
+  });
+
   it("4. drift in a row, a .cf file and main.cf: refresh sees each, up repairs and reloads", async () => {
     await deleteAliasRowAndTransportMap(cluster, paths().mapsDir);
     execFileSync("postconf", ["-c", postfix.configDir, "-e", "virtual_mailbox_base=/nowhere/"]);
