@@ -145,19 +145,28 @@ export class MailDatabase extends pulumi.ComponentResource {
       { database: database.name, role: "public", objectType: "database", privileges: [] },
       pg(),
     );
+    /** CONNECT on the mail database. */
+    const connectTo = (role: pulumi.Input<string>) => ({
+      database: database.name,
+      role,
+      objectType: "database",
+      privileges: ["CONNECT"],
+    });
     // Grants on one object go one after the other: PostgreSQL refuses two concurrent ACL
     // updates of the same object ("tuple concurrently updated").
     const connect = new postgresql.Grant(
       `${name}-reader-connect`,
-      {
-        database: database.name,
-        role: reader.name,
-        objectType: "database",
-        privileges: ["CONNECT"],
-      },
+      connectTo(reader.name),
       pg(undefined, { dependsOn: [guard, publicDb] }),
     );
     const inDb = { database: database.name, schema: "public" };
+    /** USAGE on schema public. */
+    const schemaUsage = (role: pulumi.Input<string>) => ({
+      ...inDb,
+      role,
+      objectType: "schema",
+      privileges: ["USAGE"],
+    });
     const afterTables = (formerly: string) => pg(formerly, { dependsOn: [schema.tables] });
     // PUBLIC keeps neither CREATE nor USAGE on schema public (an empty list revokes).
     const lockdown = new postgresql.Grant(
@@ -167,7 +176,7 @@ export class MailDatabase extends pulumi.ComponentResource {
     );
     const usage = new postgresql.Grant(
       `${name}-reader-usage`,
-      { ...inDb, role: reader.name, objectType: "schema", privileges: ["USAGE"] },
+      schemaUsage(reader.name),
       pg(`${s.readerRole}-schema-usage`, { dependsOn: [schema.tables, lockdown] }),
     );
     // Postfix reads transports and aliases whole, and of users only what its maps look up.
@@ -208,17 +217,12 @@ export class MailDatabase extends pulumi.ComponentResource {
       const dovecot = role("dovecot", s.dovecotRole, { password: this.dovecotPassword, version });
       const dovecotConnect = new postgresql.Grant(
         `${name}-dovecot-connect`,
-        {
-          database: database.name,
-          role: dovecot.name,
-          objectType: "database",
-          privileges: ["CONNECT"],
-        },
+        connectTo(dovecot.name),
         pg(undefined, { dependsOn: [guard, connect] }),
       );
       const dovecotUsage = new postgresql.Grant(
         `${name}-dovecot-usage`,
-        { ...inDb, role: dovecot.name, objectType: "schema", privileges: ["USAGE"] },
+        schemaUsage(dovecot.name),
         pg(undefined, { dependsOn: [schema.tables, usage] }),
       );
       const dovecotUsers = new postgresql.Grant(

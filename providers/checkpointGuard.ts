@@ -47,16 +47,16 @@ function movedReason(from: string, to: string, missing: string[]): string {
 export const checkpointGuardProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(context.set(req.config)),
   async check(olds: Partial<CheckpointGuardInputs>, news: CheckpointGuardInputs) {
-    const moved = olds.server && news.server && targetMoved(olds.server, news.server);
+    const [from, to] = [olds.server, news.server];
+    const moved = from !== undefined && to !== undefined && targetMoved(from, to);
     if (!moved && !skipsCheckpoints()) return { inputs: news };
     const missing = await missingObjects(news);
     if (missing.length === 0) return { inputs: news };
-    const reason =
-      moved && olds.server && news.server
-        ? movedReason(describeTarget(olds.server), describeTarget(news.server), missing)
-        : `PULUMI_SKIP_CHECKPOINTS is set, but ${missing.join(", ")} must be created first, and ` +
-          "a create that is interrupted cannot be re-run without checkpoints. Run this `up` " +
-          "without PULUMI_SKIP_CHECKPOINTS; later runs may set it.";
+    const reason = moved
+      ? movedReason(describeTarget(from), describeTarget(to), missing)
+      : `PULUMI_SKIP_CHECKPOINTS is set, but ${missing.join(", ")} must be created first, and ` +
+        "a create that is interrupted cannot be re-run without checkpoints. Run this `up` " +
+        "without PULUMI_SKIP_CHECKPOINTS; later runs may set it.";
     return { inputs: news, failures: [{ property: moved ? "server" : "database", reason }] };
   },
   create: (inputs: CheckpointGuardInputs) =>

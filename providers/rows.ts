@@ -53,6 +53,7 @@ export async function writeRow(
 
 /** SQLSTATEs that mean the row cannot be there: no such database, no such table. */
 const GONE = new Set(["3D000", "42P01"]);
+const isGone = (error: unknown) => GONE.has((error as { code?: string }).code ?? "");
 
 export async function deleteRow(db: DbTarget, shape: TableShape, key: string): Promise<void> {
   try {
@@ -62,7 +63,7 @@ export async function deleteRow(db: DbTarget, shape: TableShape, key: string): P
     });
   } catch (error) {
     // A database dropped (or renamed) since holds no row to delete.
-    if (!GONE.has((error as { code?: string }).code ?? "")) throw error;
+    if (!isGone(error)) throw error;
   }
 }
 
@@ -122,7 +123,7 @@ async function lookUpPhysicalDatabase(db: DbTarget): Promise<string | undefined>
     );
     return result.rows[0].id;
   } catch (error) {
-    if (GONE.has((error as { code?: string }).code ?? "")) return undefined;
+    if (isGone(error)) return undefined;
     throw error;
   }
 }

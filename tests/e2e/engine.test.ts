@@ -4,7 +4,7 @@
 // See tests/support/engineProgram.ts for which part of vmail the engine runs here and why.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -51,6 +51,7 @@ import {
   DELETED_BEHIND_VMAILS_BACK,
   postmapQuery,
 } from "../support/mailWorld";
+import { installSystemDeps } from "../support/systemDeps";
 
 const local = { access: { kind: "local" as const } };
 const OWNER = { user: "vmaile2e", group: "vmaile2e" };
@@ -107,9 +108,7 @@ function inMaildir(maildir: string, marker: string): Promise<boolean> {
 }
 
 before(async () => {
-  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
-    stdio: "inherit",
-  });
+  installSystemDeps();
   dir = await mkdtemp(join(tmpdir(), "vmail-e2e-"));
   // Postfix's daemons and the mail owner must reach the maps and maildirs below it.
   await chmod(dir, 0o755);

@@ -51,6 +51,7 @@ import { createPostfixInstance, type PostfixInstance } from "../support/postfixI
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { REPO } from "../support/stackFiles";
 import { serveTls, type ClusterTls } from "../support/tls";
+import { installSystemDeps } from "../support/systemDeps";
 
 const SKIP = skipWithoutPlugins("e2e: vmail's whole program under the CLI");
 const STACK = "e2e-program";
@@ -189,7 +190,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
   const outputs: Record<string, unknown>[] = [];
 
   before(async () => {
-    execFileSync("bash", [join(REPO, "scripts/install-system-deps")], { stdio: "inherit" });
+    installSystemDeps();
     dir = await mkdtemp(join(tmpdir(), "vmail-program-"));
     await chmod(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
     cluster = await startPgCluster();

@@ -37,6 +37,7 @@ import {
 } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
 import { dbIdentity } from "../../spec/target";
+import { installSystemDeps } from "../support/systemDeps";
 
 let cluster: PgCluster;
 let fixture: MailDatabaseFixture;
@@ -119,9 +120,7 @@ function storedRow(table: "users" | "aliases" | "transports", key: string, value
 }
 
 before(async () => {
-  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
-    stdio: "inherit",
-  });
+  installSystemDeps();
   cluster = await startPgCluster();
   useLocalContext(cluster);
   fixture = await createMailDatabase(cluster, settings());

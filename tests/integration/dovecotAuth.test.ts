@@ -26,6 +26,7 @@ import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotIns
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
 import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
+import { installSystemDeps } from "../support/systemDeps";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const users = userProvider as Provider;
@@ -98,9 +99,7 @@ async function addUser(
 }
 
 before(async () => {
-  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
-    stdio: "inherit",
-  });
+  installSystemDeps();
   cluster = await startPgCluster();
   useLocalContext(cluster);
   db = await createMailDatabase(cluster, settings());

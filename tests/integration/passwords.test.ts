@@ -5,9 +5,9 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { HASH_SCHEMES, hashPassword, parseScheme, storedHashProblem } from "../../spec/passwords";
 import { verifyPassword } from "../support/verifyPassword";
+import { installSystemDeps } from "../support/systemDeps";
 
 function have(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -55,11 +55,7 @@ const LONG = "long password ".repeat(30); // 420 bytes: over bcrypt's 72, under 
 
 void describe("passwords against the real doveadm", () => {
   before(() => {
-    if (!have("doveadm")) {
-      const script = path.join(__dirname, "../../scripts/install-system-deps");
-      const r = spawnSync("bash", [script], { stdio: "inherit" });
-      assert.equal(r.status, 0, "scripts/install-system-deps failed");
-    }
+    if (!have("doveadm")) installSystemDeps();
   });
 
   for (const scheme of HASH_SCHEMES) {

@@ -22,14 +22,13 @@ import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
 import type { DatabaseSettings } from "../../spec/config";
 import { mustRunOnServer, runOnServer } from "../../providers/shell";
+import { installSystemDeps } from "../support/systemDeps";
 
 const local = { access: { kind: "local" as const } };
 let dir: string;
 
 before(async () => {
-  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
-    stdio: "inherit",
-  });
+  installSystemDeps();
   dir = await mkdtemp(join(tmpdir(), "vmail-scripts-"));
 });
 

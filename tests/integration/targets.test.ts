@@ -4,7 +4,6 @@
 // throwaway clusters; the providers driven directly.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +30,7 @@ import {
   type PgCluster,
 } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
+import { installSystemDeps } from "../support/systemDeps";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const users = userProvider as Provider;
@@ -63,9 +63,7 @@ function userInputs(email: string, target: DbIdentity): UserInputs {
 }
 
 before(async () => {
-  execFileSync("bash", [join(__dirname, "../../scripts/install-system-deps")], {
-    stdio: "inherit",
-  });
+  installSystemDeps();
   // One admin password for both, as one stack config has: it reaches the old database too.
   a = await startPgCluster();
   b = await startPgCluster({ superPassword: a.superPassword });

@@ -111,7 +111,7 @@ const IMAP_LOGIN = "/usr/lib/dovecot/imap-login";
 
 function ensureBinaries(): void {
   const needed = [DOVECOT, IMAP_LOGIN, "/usr/bin/doveadm", "/usr/bin/doveconf", "/usr/bin/python3"];
-  daemon.ensureInstalled([...needed, path.join(STOCK_CONF_D, "10-auth.conf")]);
+  ensureInstalled([...needed, path.join(STOCK_CONF_D, "10-auth.conf")]);
 }
 
 /**
@@ -274,6 +274,7 @@ except Exception as e:
     finish(1, error="%s: %s" % (type(e).__name__, e))
 finish(0, subjects=subjects)
 `;
+import { ensureInstalled } from "./systemDeps";
 
 export async function makeDovecotInstance(): Promise<DovecotInstance> {
   ensureBinaries();

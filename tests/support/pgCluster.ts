@@ -4,12 +4,12 @@
 // initdb and postgres refuse to run as root, so they run as an unprivileged system user.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, type ClientConfig, type QueryResultRow } from "pg";
 import { freePort } from "./ports";
+import { ensureInstalled } from "./systemDeps";
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 
@@ -91,10 +91,7 @@ function serverUser(): string {
 }
 
 function ensureBinaries(): void {
-  if (existsSync(`${PG_BIN}/initdb`) && existsSync(`${PG_BIN}/postgres`)) return;
-  const script = path.join(__dirname, "../../scripts/install-system-deps");
-  const r = spawnSync("bash", [script], { stdio: "inherit" });
-  if (r.status !== 0) throw new Error("scripts/install-system-deps failed");
+  ensureInstalled([`${PG_BIN}/initdb`, `${PG_BIN}/postgres`]);
 }
 
 /** Command prefix that drops root for `user` (no PAM, no TTY needed). */

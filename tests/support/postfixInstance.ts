@@ -29,6 +29,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "./ports";
 import * as daemon from "./throwawayDaemon";
+import { ensureInstalled } from "./systemDeps";
 
 export interface PostfixInstance {
   /** Its own config directory (main.cf, master.cf): give this to vmail / `postconf -c`. */
@@ -81,7 +82,7 @@ export const INHERITED_VIRTUAL_SETTINGS = [
 ];
 
 function ensureBinaries(): void {
-  daemon.ensureInstalled([POSTFIX, `${SYSTEM_CONFIG}/main.cf`]);
+  ensureInstalled([POSTFIX, `${SYSTEM_CONFIG}/main.cf`]);
 }
 
 const masterPid = (queueDir: string) => daemon.readPid(path.join(queueDir, "pid/master.pid"));

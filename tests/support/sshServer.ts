@@ -2,11 +2,12 @@
 // free port, with its own sshd_config, a fresh ed25519 host key and an ed25519 client key
 // (made by ssh-keygen in a temp dir at test time, never committed) authorized for root.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "./ports";
+import { ensureInstalled } from "./systemDeps";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -35,10 +36,7 @@ process.on("exit", () => {
 });
 
 function ensureBinaries(): void {
-  if (existsSync(SSHD) && spawnSync("sh", ["-c", "command -v ssh-keygen"]).status === 0) return;
-  const script = path.join(__dirname, "../../scripts/install-system-deps");
-  const r = spawnSync("bash", [script], { stdio: "inherit" });
-  if (r.status !== 0) throw new Error("scripts/install-system-deps failed");
+  ensureInstalled([SSHD, "/usr/bin/ssh-keygen"]);
 }
 
 function keygen(file: string, comment: string): void {

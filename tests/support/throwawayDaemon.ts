@@ -1,12 +1,12 @@
 // The common ground of the throwaway daemon instances for tests (dovecotInstance.ts,
 // postfixInstance.ts) and of their smoke tests: what running a private copy of a system daemon
 // beside the system's own takes, whichever daemon it is. Its commands run with a clean
-// environment, its packages are installed on first use, its master is found through its pid
+// environment, its master is found through its pid
 // file and /proc, and an instance a test process leaves behind dies with that process. The
 // smoke tests prove with the same helpers that the system's own files stay as they were and
 // that stop() is final.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -58,17 +58,6 @@ export function run(
     child.stdin.on("error", () => undefined); // a command that exits early: see its code
     child.stdin.end(input);
   });
-}
-
-/**
- * Runs scripts/install-system-deps (the Debian packages the tests use) unless every one of
- * `files` exists: a fresh machine gets them on first use, any other pays one existsSync each.
- */
-export function ensureInstalled(files: string[]): void {
-  if (files.every((f) => existsSync(f))) return;
-  const script = path.join(__dirname, "../../scripts/install-system-deps");
-  const r = spawnSync("bash", [script], { stdio: "inherit" });
-  if (r.status !== 0) throw new Error("scripts/install-system-deps failed");
 }
 
 /**
