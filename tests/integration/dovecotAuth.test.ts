@@ -74,7 +74,10 @@ async function writeDovecotFiles(password: string): Promise<void> {
     const made = await files.create({ server, ...inputs });
     written.push((made.outs as { written: string }).written);
   }
-  await reload.create({ server, configDir: dovecot.configDir, trigger: written });
+  // vmail's reload returns when `doveadm reload` does; Dovecot finishes it a moment later.
+  await dovecot.reloadedBy(() =>
+    reload.create({ server, configDir: dovecot.configDir, trigger: written }),
+  );
 }
 
 /** A user as MailAccounts declares one, with its password from `source`. */

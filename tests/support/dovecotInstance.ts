@@ -44,6 +44,9 @@
 //   configuration", re-reads the config and replaces its services: the old, idle auth and
 //   config processes exit within milliseconds and the next request gets a new auth process.
 //   A config error is only logged (the old config stays), hence the doveconf check first.
+//   The master also unlinks and re-creates its listening sockets: for a few ms after `doveadm
+//   reload` returns, auth-client is missing (17 of 20 reloads here) and `doveadm auth test`
+//   fails to connect. So a test waits for the reload to finish (reload(), reloadedBy()).
 // - Stopping: SIGTERM to the master takes ~1.2 s (it waits for its children). SIGTERM to its
 //   whole process group races the master, which may spawn a new auth worker that then keeps
 //   it for ~6 s. So stop() SIGKILLs the group (imap processes included): ~10 ms, and nothing
@@ -84,6 +87,12 @@ export interface DovecotInstance {
    * next auth request sees the new config.
    */
   reload(): Promise<void>;
+  /**
+   * Runs `action`, which reloads Dovecot its own way (vmail's DovecotReload runs `doveadm
+   * reload` and returns at once), then waits as reload() does: the master logged the reload
+   * and the old auth and config processes are gone. Throws when no reload came in 30 s.
+   */
+  reloadedBy<T>(action: () => Promise<T>): Promise<T>;
   /** Whether its master process runs. */
   running(): Promise<boolean>;
   /** Stops it and removes every file of it. Safe to call twice. */
@@ -289,6 +298,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
   );
   const configFile = path.join(configDir, "dovecot.conf");
   const logFile = path.join(logDir, "dovecot.log");
+  const authClient = path.join(baseDir, "auth-client");
   const startErr = path.join(logDir, "start.stderr");
   const instanceName = `vmail-test-${randomBytes(4).toString("hex")}`;
   let port = await freePort();
@@ -324,6 +334,30 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     run("doveadm", ["-c", configFile, ...args], input);
   let stopped: Promise<void> | undefined;
 
+  async function reloadedBy<T>(action: () => Promise<T>): Promise<T> {
+    const master = masterPid(baseDir);
+    if (master === undefined || !isRunning()) throw new Error("dovecotInstance: not running");
+    const reloadLine = "master: Warning: SIGHUP received - reloading configuration";
+    const reloads = () => daemon.tail(logFile, Number.MAX_SAFE_INTEGER).split(reloadLine);
+    const before = reloads().length;
+    const old = children(master)
+      .filter((c) => /\/(auth|config)( |$)/.test(c.title))
+      .map((c) => c.pid);
+    const result = await action();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const parts = reloads();
+      if (parts.length > before) {
+        const after = parts[parts.length - 1];
+        if (/master: (Error|Fatal): /.test(after)) throw new Error(withLog("reload failed"));
+        if (!old.some(daemon.alive) && existsSync(authClient)) return result;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(withLog(`reload did not take effect in 30s (old: ${old.join(" ")})`));
+      }
+      await sleep(10);
+    }
+  }
   const instance: DovecotInstance = {
     configDir,
     get imapPort() {
@@ -355,36 +389,20 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
       }
     },
     reload: async () => {
-      const master = masterPid(baseDir);
-      if (master === undefined || !isRunning()) throw new Error("dovecotInstance: not running");
       const check = await run("doveconf", ["-c", configFile, "-n"]);
       if (check.code !== 0) {
         throw new Error(
           `reload: the config is broken (doveconf -n: ${check.code}): ${check.stderr}`,
         );
       }
-      const reloadLine = "master: Warning: SIGHUP received - reloading configuration";
-      const reloads = () => daemon.tail(logFile, Number.MAX_SAFE_INTEGER).split(reloadLine);
-      const before = reloads().length;
-      const old = children(master)
-        .filter((c) => /\/(auth|config)( |$)/.test(c.title))
-        .map((c) => c.pid);
-      const r = await doveadm(["reload"]);
-      if (r.code !== 0) throw new Error(withLog(`doveadm reload failed (${r.code}): ${r.stderr}`));
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const parts = reloads();
-        if (parts.length > before) {
-          const after = parts[parts.length - 1];
-          if (/master: (Error|Fatal): /.test(after)) throw new Error(withLog("reload failed"));
-          if (!old.some(daemon.alive)) return;
+      await reloadedBy(async () => {
+        const r = await doveadm(["reload"]);
+        if (r.code !== 0) {
+          throw new Error(withLog(`doveadm reload failed (${r.code}): ${r.stderr}`));
         }
-        if (Date.now() > deadline) {
-          throw new Error(withLog(`reload did not take effect in 30s (old: ${old.join(" ")})`));
-        }
-        await sleep(10);
-      }
+      });
     },
+    reloadedBy,
     stop: () => {
       stopped ??= (async () => {
         const pid = runningMaster(baseDir);
@@ -402,16 +420,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     authTest: async (user, password) => {
       if (/[\r\n]/.test(password)) throw new Error("authTest: a password is one line");
       const r = await doveadm(
-        [
-          "auth",
-          "test",
-          "-a",
-          path.join(baseDir, "auth-client"),
-          "-x",
-          "no-penalty=yes",
-          "--",
-          user,
-        ],
+        ["auth", "test", "-a", authClient, "-x", "no-penalty=yes", "--", user],
         `${password}\n`,
       );
       const output = r.stdout + r.stderr;
