@@ -258,7 +258,10 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
 
   it("1. up from empty converges the server: mail reaches a user, an alias and a catch-all", async () => {
     const reloadsBefore = postfix.reloads();
-    const result = await timed("program: up from empty", () => t.stack.up(t.opts()));
+    // reloadedBy: the up reloads Dovecot too, and the IMAP logins below wait for that reload.
+    const result = await timed("program: up from empty", () =>
+      dovecot.reloadedBy(() => t.stack.up(t.opts())),
+    );
     assert.equal(result.summary.result, "succeeded");
     outputs.push(Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])));
     assert.equal(result.outputs.ownerPassword, undefined, "the owner does not log in");
@@ -327,7 +330,6 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
 
     // Dovecot was pointed at the users table and reloaded: dave logs in over IMAP with his
     // generated password and reads the mail Postfix delivered; erin with her clear-config one.
-    assert.match(dovecot.log(), /SIGHUP received - reloading configuration/);
     const subjects = await dovecot.inboxSubjects("dave@example.com", generated["dave@example.com"]);
     assert.deepEqual(subjects.sort(), ["alias", "to dave"]);
     assert.deepEqual(await dovecot.inboxSubjects("erin@example.net", CLEAR_PASSWORD), [
@@ -514,7 +516,9 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "vmail:dovecotPasswordVersion": { value: "2" },
     });
     const reloadsBefore = postfix.reloads();
-    const result = await timed("program: rotate reader password", () => t.stack.up(t.opts()));
+    const result = await timed("program: rotate reader password", () =>
+      dovecot.reloadedBy(() => t.stack.up(t.opts())),
+    );
     const rotated = result.outputs.readerPassword.value as string;
     const rotatedDovecot = result.outputs.dovecotPassword.value as string;
     outputs.push({ readerPassword: rotated, dovecotPassword: rotatedDovecot });
