@@ -116,14 +116,6 @@ const events = () => {
   return { list, onEvent: (e: auto.EngineEvent) => list.push(e) };
 };
 
-/** Waits a little for Postfix's master to log a reload beyond `before` (it logs asynchronously). */
-async function reloadedSince(before: number): Promise<boolean> {
-  for (let i = 0; i < 150 && postfix.reloads() <= before; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return postfix.reloads() > before;
-}
-
 async function countUsers(like: string): Promise<number> {
   const rows = await superuserQuery<{ n: number }>(
     cluster,
@@ -307,7 +299,10 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
 
     assert.equal(postconf("virtual_mailbox_maps"), `pgsql:${paths().mapsDir}/mailboxes.cf`);
     assert.equal(postconf("virtual_uid_maps"), `static:${String(result.outputs.mailUid.value)}`);
-    assert.ok(await reloadedSince(reloadsBefore), "Postfix was reloaded after main.cf changed");
+    assert.ok(
+      await postfix.reloadedSince(reloadsBefore),
+      "Postfix was reloaded after main.cf changed",
+    );
     assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
     assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
     assert.equal(postmap("transport", "example.net"), "virtual:");
@@ -434,7 +429,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     }
     assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
     assert.ok(readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
-    assert.ok(await reloadedSince(reloadsBefore), "Postfix reloaded");
+    assert.ok(await postfix.reloadedSince(reloadsBefore), "Postfix reloaded");
     await postfix.sendmail("dave@example.com", "Subject: moved\n\nmarker-p-moved-1\n");
     assert.ok(await inMaildir("dave/", "marker-p-moved-1"), postfix.log());
     await assertNoChanges(t, "program (after the move): ");
@@ -501,7 +496,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "update mail-postfix-settings-main-cf",
     ]);
     assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
-    assert.ok(await reloadedSince(reloadsBefore), "the repair reloaded Postfix");
+    assert.ok(await postfix.reloadedSince(reloadsBefore), "the repair reloaded Postfix");
     await postfix.sendmail("dave_sonofdave@example.com", "Subject: back\n\nmarker-p-alias-2\n");
     assert.ok(await inMaildir("dave/", "marker-p-alias-2"), postfix.log());
     const after = await t.stack.preview(t.opts());
@@ -532,7 +527,7 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     assert.notEqual(rotated, old);
     assert.equal(await roleLogsIn("mailreader", old), false, "the old password is refused");
     assert.equal(await roleLogsIn("mailreader", rotated), true, "the new password works");
-    assert.ok(await reloadedSince(reloadsBefore), "Postfix reloaded with the new maps");
+    assert.ok(await postfix.reloadedSince(reloadsBefore), "Postfix reloaded with the new maps");
     await postfix.sendmail("dave@example.com", "Subject: after\n\nmarker-p-rotated-1\n");
     assert.ok(await inMaildir("dave/", "marker-p-rotated-1"), postfix.log());
     // The same up rewrote Dovecot's file and reloaded it: logins still work.

@@ -67,6 +67,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "./ports";
 import * as daemon from "./throwawayDaemon";
+import { ensureInstalled } from "./systemDeps";
 
 export interface DovecotInstance {
   /**
@@ -83,14 +84,13 @@ export interface DovecotInstance {
   start(): Promise<void>;
   /**
    * Checks the config (`doveconf -n`, throws with its error), `doveadm -c ... reload`, then
-   * waits until the master re-read it and the old auth and config processes are gone, so the
-   * next auth request sees the new config.
+   * waits as reloadedBy() does, so the next auth request sees the new config.
    */
   reload(): Promise<void>;
   /**
    * Runs `action`, which reloads Dovecot its own way (vmail's DovecotReload runs `doveadm
-   * reload` and returns at once), then waits as reload() does: the master logged the reload
-   * and the old auth and config processes are gone. Throws when no reload came in 30 s.
+   * reload` and returns at once), then waits until the master logged the reload, the old auth
+   * and config processes are gone and auth-client is back. Throws when no reload came in 30 s.
    */
   reloadedBy<T>(action: () => Promise<T>): Promise<T>;
   /** Whether its master process runs. */
@@ -283,7 +283,6 @@ except Exception as e:
     finish(1, error="%s: %s" % (type(e).__name__, e))
 finish(0, subjects=subjects)
 `;
-import { ensureInstalled } from "./systemDeps";
 
 export async function makeDovecotInstance(): Promise<DovecotInstance> {
   ensureBinaries();

@@ -202,8 +202,8 @@ function readTree(dir: string): string {
 /**
  * Asserts that no secret (by what it is) appears in clear in the backend's own files, in the
  * engine's output or in the CLI's automatic logs, escaped or not, and that the state does hold
- * encrypted values. The Automation
- * API's exportStack would show secrets decrypted, so the files are read as stored.
+ * encrypted values. The Automation API's exportStack would show secrets decrypted, so the files
+ * are read as stored.
  */
 export function assertNoClearSecrets(t: TestStack, secrets: Record<string, string>): void {
   const state = t.storedState();

@@ -59,6 +59,11 @@ export interface PostfixInstance {
   log(): string;
   /** How many times its master daemon has reloaded its configuration ("reload --" in the log). */
   reloads(): number;
+  /**
+   * Whether its master logs more reloads than `before` (a count from reloads()) within 30 s:
+   * `postfix reload` only signals master, which logs the reload when it has taken it.
+   */
+  reloadedSince(before: number): Promise<boolean>;
 }
 
 const POSTFIX = "/usr/sbin/postfix";
@@ -181,6 +186,8 @@ export async function createPostfixInstance(
       return pid !== undefined && masterRunning(configDir) ? pid : undefined;
     });
     let stopped: Promise<void> | undefined;
+    const reloads = () =>
+      daemon.tail(logFile, Number.MAX_SAFE_INTEGER).match(/master\[\d+\]: reload --/g)?.length ?? 0;
     const instance: PostfixInstance = {
       configDir,
       queueDir,
@@ -249,9 +256,12 @@ export async function createPostfixInstance(
         }
       },
       log: () => daemon.tail(logFile),
-      reloads: () =>
-        daemon.tail(logFile, Number.MAX_SAFE_INTEGER).match(/master\[\d+\]: reload --/g)?.length ??
-        0,
+      reloads,
+      reloadedSince: async (before) => {
+        const deadline = Date.now() + 30_000;
+        while (reloads() <= before && Date.now() < deadline) await sleep(100);
+        return reloads() > before;
+      },
     };
     return instance;
   } catch (e) {

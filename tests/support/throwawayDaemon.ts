@@ -1,10 +1,9 @@
 // The common ground of the throwaway daemon instances for tests (dovecotInstance.ts,
 // postfixInstance.ts) and of their smoke tests: what running a private copy of a system daemon
 // beside the system's own takes, whichever daemon it is. Its commands run with a clean
-// environment, its master is found through its pid
-// file and /proc, and an instance a test process leaves behind dies with that process. The
-// smoke tests prove with the same helpers that the system's own files stay as they were and
-// that stop() is final.
+// environment, its master is found through its pid file and /proc, and an instance a test
+// process leaves behind dies with that process. The smoke tests prove with the same helpers that
+// the system's own files stay as they were and that stop() is final.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
