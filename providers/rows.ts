@@ -11,8 +11,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, type DbTarget } from "./db";
 import { hashPassword, type HashScheme } from "../spec/passwords";
 import { providerContext } from "./context";
-import { deleteSql, markOursSql, ownershipSql, selectSql, unmarkSql, upsertSql } from "../spec/sql";
-import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
+import {
+  deleteSql,
+  markOursSql,
+  ownershipSql,
+  selectSql,
+  tablesPresentSql,
+  unmarkSql,
+  upsertSql,
+} from "../spec/sql";
+import { ALIASES, MANAGED_ROWS, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
 import {
   describeTarget,
   dbIdentity,
@@ -51,19 +59,34 @@ export async function writeRow(
   });
 }
 
-/** SQLSTATEs that mean the row cannot be there: no such database, no such table. */
-const GONE = new Set(["3D000", "42P01"]);
-const isGone = (error: unknown) => GONE.has((error as { code?: string }).code ?? "");
+/** SQLSTATE 3D000: no such database (dropped or renamed since), so no row in it either. */
+const isDatabaseGone = (error: unknown) => (error as { code?: string }).code === "3D000";
 
+/**
+ * Deletes the row and vmail's mark of it. A database or mail table dropped since holds no row: the
+ * delete is done. A missing list of vmail's rows is an error, never "done": the row may be there,
+ * a user still receiving mail, and the state must keep it.
+ */
 export async function deleteRow(db: DbTarget, shape: TableShape, key: string): Promise<void> {
   try {
     await inTransaction(db, db.settings.ownerRole, async (c) => {
+      const present = await c.query<{ mail: boolean; managed: boolean }>(tablesPresentSql(shape));
+      if (!present.rows[0].mail) return;
+      if (!present.rows[0].managed) {
+        throw new Error(
+          `vmail: not deleting ${shape.table} row ${key} from ` +
+            `${describeTarget(dbIdentity(db.settings))}: vmail's list of the rows it wrote ` +
+            `(table ${MANAGED_ROWS}) is missing there. \`pulumi up --refresh\` makes it again ` +
+            `(the refresh finds it missing), and the delete then goes through; in a database the ` +
+            `stack no longer points at, create it by hand as ${db.settings.ownerRole} (the ` +
+            `statement is in vmail's spec/sql.ts)`,
+        );
+      }
       await c.query(deleteSql(shape), [key]);
       await c.query(unmarkSql(shape), [key]);
     });
   } catch (error) {
-    // A database dropped (or renamed) since holds no row to delete.
-    if (!isGone(error)) throw error;
+    if (!isDatabaseGone(error)) throw error;
   }
 }
 
@@ -123,7 +146,7 @@ async function lookUpPhysicalDatabase(db: DbTarget): Promise<string | undefined>
     );
     return result.rows[0].id;
   } catch (error) {
-    if (isGone(error)) return undefined;
+    if (isDatabaseGone(error)) return undefined;
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 // Dynamic providers for the two database steps @pulumi/postgresql has no resource for: the
 // tables (with schema public handed to the owner role) and a reload after pg_hba.conf changed.
 
+import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
 import { inTransaction, poolFor } from "./db";
@@ -14,7 +15,17 @@ import { targetChanged, targetMoved } from "../spec/target";
 /** Every table vmail makes: the mail tables and its own list of the rows it wrote. */
 const ALL_TABLES = [...MAIL_TABLES, MANAGED_ROWS];
 
-async function ensureTables(inputs: MailTablesInputs): Promise<void> {
+/**
+ * Which CREATE_TABLES made the tables: a state made by other statements (before the bookkeeping
+ * table's COMMENT, say) runs them again, once; they are idempotent.
+ */
+const DDL_VERSION = createHash("sha256").update(CREATE_TABLES.join(";\n")).digest("hex");
+
+interface MailTablesOutputs extends MailTablesInputs {
+  ddl?: string;
+}
+
+async function ensureTables(inputs: MailTablesInputs): Promise<MailTablesOutputs> {
   const db = providerContext.dbAt(inputs.target);
   // Ownership first (as admin), then the tables as the owner role, so the owner owns them.
   await inTransaction(
@@ -33,26 +44,26 @@ async function ensureTables(inputs: MailTablesInputs): Promise<void> {
     },
     inputs.database,
   );
+  return { ...inputs, ddl: DDL_VERSION };
 }
 
 export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(providerContext.set(req.config)),
   async create(inputs: MailTablesInputs) {
-    await ensureTables(inputs);
-    return { id: inputs.database, outs: inputs };
+    return { id: inputs.database, outs: await ensureTables(inputs) };
   },
-  diff: (_id, olds: MailTablesInputs, news: MailTablesInputs) => {
+  diff: (_id, olds: MailTablesOutputs, news: MailTablesInputs) => {
     const moved = targetMoved(olds.target, news.target);
     const replaces = [
       ...(olds.database !== news.database ? ["database"] : []),
       ...(moved ? ["target"] : []),
     ];
-    const changed = olds.ownerRole !== news.ownerRole || olds.target === undefined;
+    const changed =
+      olds.ownerRole !== news.ownerRole || olds.target === undefined || olds.ddl !== DDL_VERSION;
     return Promise.resolve({ changes: changed || replaces.length > 0, replaces });
   },
   async update(_id, _olds, news: MailTablesInputs) {
-    await ensureTables(news);
-    return { outs: news };
+    return { outs: await ensureTables(news) };
   },
   async read(id: string, props: MailTablesInputs) {
     const pool = poolFor(providerContext.dbAt(props.target), props.database);

@@ -6,9 +6,9 @@ import { escapeIdentifier } from "pg";
 import { MANAGED_ROWS, type TableShape } from "./tables";
 
 /**
- * The three tables of the articles. One deliberate change: transports.gid is not UNIQUE, since
- * every domain is delivered to the same mail owner's group and a second domain would otherwise
- * be refused.
+ * The three tables of the articles, then vmail's list of its rows. One deliberate change:
+ * transports.gid is not UNIQUE, since every domain is delivered to the same mail owner's group
+ * and a second domain would otherwise be refused.
  */
 export const CREATE_TABLES = [
   `CREATE TABLE IF NOT EXISTS users (
@@ -35,6 +35,10 @@ export const CREATE_TABLES = [
     key TEXT NOT NULL,
     PRIMARY KEY (tbl, key)
   )`,
+  // For whoever finds the table in the database: a DBA who drops it makes deletes fail.
+  `COMMENT ON TABLE ${MANAGED_ROWS} IS 'vmail''s record of the users, transports and aliases rows ` +
+    `it wrote. Do not drop or edit it: vmail deletes rows only while this table exists, and ` +
+    `refuses to overwrite a row not listed here.'`,
 ];
 
 /** Run as the admin role inside the mail database: hand schema public to the owner role. */
@@ -67,6 +71,14 @@ export function ownershipSql(shape: TableShape): string {
   return (
     `SELECT EXISTS (SELECT 1 FROM ${shape.table} WHERE ${shape.key} = $1) AS present, ` +
     `EXISTS (SELECT 1 FROM ${MANAGED_ROWS} WHERE tbl = '${shape.table}' AND key = $1) AS ours`
+  );
+}
+
+/** Whether `shape`'s table and vmail's list of its rows exist: `mail`, `managed`. */
+export function tablesPresentSql(shape: TableShape): string {
+  return (
+    `SELECT to_regclass('${shape.table}') IS NOT NULL AS mail, ` +
+    `to_regclass('${MANAGED_ROWS}') IS NOT NULL AS managed`
   );
 }
 
