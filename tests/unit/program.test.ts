@@ -9,6 +9,20 @@ import { rawConfigFor } from "../support/stackFiles";
 
 const registered: string[] = [];
 
+/**
+ * Waits until every RPC the program started has finished. The mocks record a resource only once
+ * its registration RPC runs, after the constructor returned: read before that, `registered` would
+ * be empty whatever the program did.
+ */
+async function registrationsSettled(): Promise<void> {
+  // Exported by the SDK's runtime (what its own disconnect waits for), not in its typings.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const settings = require("@pulumi/pulumi/runtime/settings") as {
+    waitForRPCs: () => Promise<void>;
+  };
+  await settings.waitForRPCs();
+}
+
 /** CommonJS require: unlike import(), it forgets a module whose loading threw. */
 function loadProgram(): typeof import("../../index") {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -43,7 +57,7 @@ before(async () => {
 });
 
 describe("index.ts", () => {
-  it("refuses bad config before registering any resource", () => {
+  it("refuses bad config before registering any resource", async () => {
     useConfig({ domains: ["example.com"], users: [{ address: "dave@example.org" }] }, [
       "pgAdminPassword",
     ]);
@@ -51,6 +65,7 @@ describe("index.ts", () => {
       loadProgram,
       /vmail:users\[0\] \(dave@example\.org\): its domain example\.org is not in vmail:domains/,
     );
+    await registrationsSettled();
     assert.deepEqual(registered, []);
   });
 
