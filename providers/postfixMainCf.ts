@@ -14,15 +14,29 @@ import {
   postconfRemoveScript,
 } from "../spec/scripts";
 import { mustRunOnServer } from "./shell";
+import { mainCfBackupFile } from "../spec/postfixConfig";
 import { targetMoved } from "../spec/target";
 
-async function apply(inputs: PostfixMainCfInputs): Promise<PostfixMainCfInputs> {
+async function apply(
+  inputs: PostfixMainCfInputs,
+  olds?: PostfixMainCfInputs,
+): Promise<PostfixMainCfInputs> {
   await mustRunOnServer(
     context.shellAt(inputs.server),
     `setting main.cf in ${inputs.configDir}`,
-    postconfApplyScript(inputs),
+    postconfApplyScript(inputs, {
+      legacyBackupFile: legacyBackupFile(olds),
+      dropProxiedMaps: olds?.proxiedMaps.filter((m) => !inputs.proxiedMaps.includes(m)),
+    }),
   );
   return inputs;
+}
+
+/** The backup a state written before it moved beside main.cf names (see PostconfCleanup). */
+function legacyBackupFile(props?: PostfixMainCfInputs): string | undefined {
+  if (!props) return undefined;
+  const beside = mainCfBackupFile(props.configDir);
+  return props.backupFile === beside ? undefined : props.backupFile;
 }
 
 export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
@@ -67,8 +81,8 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
     const replaces = [...(same("configDir") ? [] : ["configDir"]), ...(moved ? ["server"] : [])];
     return Promise.resolve({ changes: !keys.every(same), replaces, deleteBeforeReplace: moved });
   },
-  async update(_id, _olds, news: PostfixMainCfInputs) {
-    return { outs: await apply(news) };
+  async update(_id, olds: PostfixMainCfInputs, news: PostfixMainCfInputs) {
+    return { outs: await apply(news, olds) };
   },
   /** The settings as main.cf has them now; a changed one shows as a diff on the next `up`. */
   async read(id: string, props: PostfixMainCfInputs) {
@@ -84,7 +98,10 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
     await mustRunOnServer(
       context.shellAt(props.server),
       `restoring main.cf in ${props.configDir}`,
-      postconfRemoveScript(props),
+      postconfRemoveScript(
+        { ...props, backupFile: mainCfBackupFile(props.configDir) },
+        { legacyBackupFile: legacyBackupFile(props) },
+      ),
     );
   },
 };

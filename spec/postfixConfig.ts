@@ -72,6 +72,14 @@ export function proxiedMaps(mapsDir: string): string[] {
   return MAP_NAMES.map((name) => `proxy:pgsql:${mapFilePath(mapsDir, name)}`);
 }
 
+/**
+ * Where the operator's own values of the settings vmail took over are kept: beside main.cf, so
+ * they belong to that Postfix, whatever happens to the maps directory.
+ */
+export function mainCfBackupFile(configDir: string): string {
+  return `${configDir}/main.cf.before-vmail`;
+}
+
 /** The input of the postconf scripts: vmail's main.cf settings for one server. */
 export interface PostfixSettingsInput {
   postfix: { configDir: string; mapsDir: string; proxy: boolean };
@@ -93,7 +101,7 @@ export function postconfInput(args: PostfixSettingsInput, uid: number, gid: numb
     }),
     domains: args.domains,
     proxiedMaps: p.proxy ? proxiedMaps(p.mapsDir) : [],
-    backupFile: `${p.mapsDir}/main.cf.before-vmail`,
+    backupFile: mainCfBackupFile(p.configDir),
   };
 }
 

@@ -178,18 +178,38 @@ export interface PostconfInput {
   domains: string[];
   /** proxy: maps to add to proxy_read_maps when not covered already. */
   proxiedMaps: string[];
-  /** Where the values vmail replaced are kept, to be put back on destroy. */
+  /**
+   * The operator's own value of each setting vmail took over, recorded beside main.cf the first
+   * time vmail set it and put back on destroy: `name = value` as `postconf -n` prints it, or
+   * `#unset name` for a setting main.cf did not set.
+   */
   backupFile: string;
 }
 
+/** What an apply must also clear up from an earlier apply of the same main.cf. */
+export interface PostconfCleanup {
+  /**
+   * A record kept where vmail kept it before it lived beside main.cf (in the maps directory). It
+   * was written once, of the settings of that time, with no line for an unset one.
+   */
+  legacyBackupFile?: string;
+  /** proxy: maps vmail added to proxy_read_maps that are no longer wanted. */
+  dropProxiedMaps?: string[];
+}
+
 /**
- * Sets the settings with postconf, after saving the values they replace, and reloads Postfix if it
- * runs. Refuses virtual domains that are also in mydestination (Postfix would deliver them locally).
+ * Records the operator's value of each setting the backup does not know yet (so a setting vmail
+ * sets for the first time, in a later version, is recorded too, and one recorded is never
+ * recorded again with vmail's own value), then sets the settings with postconf and reloads
+ * Postfix if it runs. Refuses virtual domains that are also in mydestination (Postfix would
+ * deliver them locally).
  */
-export function postconfApplyScript(i: PostconfInput): string {
+export function postconfApplyScript(i: PostconfInput, cleanup: PostconfCleanup = {}): string {
   const c = `-c ${shellQuote(i.configDir)}`;
-  const keys = Object.keys(i.settings).map(shellQuote).join(" ");
+  const names = Object.keys(i.settings);
   const backup = shellQuote(i.backupFile);
+  const recorded = (name: string) =>
+    `grep -qx -e ${shellQuote(`${name} = .*`)} -e ${shellQuote(`#unset ${name}`)}`;
   const lines = [
     // Postfix compares domains without regard to case: so does this check.
     `mydest=" $(postconf ${c} -x -h mydestination | tr ',' ' ' | tr -s ' ' | tr 'A-Z' 'a-z') "`,
@@ -197,12 +217,31 @@ export function postconfApplyScript(i: PostconfInput): string {
       (d) =>
         `case "$mydest" in *${shellQuote(` ${d} `)}*) echo ${shellQuote(`vmail: ${d} is in mydestination; a virtual mailbox domain must not be`)} >&2; exit 3;; esac`,
     ),
-    // Only the first apply saves: later applies would only save vmail's own values.
-    `if [ ! -e ${backup} ]; then mkdir -p "$(dirname ${backup})"; postconf ${c} -n ${keys} > ${backup}.tmp; mv ${backup}.tmp ${backup}; fi`,
+  ];
+  if (cleanup.legacyBackupFile) {
+    // The old record covered every setting of its time: one it has no line for was unset.
+    const legacy = shellQuote(cleanup.legacyBackupFile);
+    lines.push(
+      `if [ ! -e ${backup} ] && [ -e ${legacy} ]; then { cat ${legacy}; ${names
+        .map((n) => `${recorded(n)} ${legacy} || echo ${shellQuote(`#unset ${n}`)}`)
+        .join("; ")}; } > ${backup}.tmp; mv ${backup}.tmp ${backup}; rm -f ${legacy}; fi`,
+    );
+  }
+  lines.push(
+    `touch ${backup}`,
+    `{ cat ${backup}; ${names
+      .map(
+        (n) =>
+          `${recorded(n)} ${backup} || postconf ${c} -n ${shellQuote(n)} | grep . || echo ${shellQuote(`#unset ${n}`)}`,
+      )
+      .join("; ")}; } > ${backup}.tmp`,
+    `mv ${backup}.tmp ${backup}`,
     `postconf ${c} -e ${Object.entries(i.settings)
       .map(([k, v]) => shellQuote(`${k}=${v}`))
       .join(" ")}`,
-  ];
+  );
+  if (cleanup.dropProxiedMaps?.length)
+    lines.push(...dropFromProxyReadMaps(c, cleanup.dropProxiedMaps));
   if (i.proxiedMaps.length > 0) {
     lines.push(
       `current=$(postconf ${c} -h proxy_read_maps)`,
@@ -219,24 +258,39 @@ export function postconfApplyScript(i: PostconfInput): string {
   return lines.join("\n");
 }
 
-/** Removes vmail's settings and puts back what they replaced; reloads Postfix if it runs. */
-export function postconfRemoveScript(i: PostconfInput): string {
+/** Drops vmail's own entries from proxy_read_maps and keeps the rest as it was. */
+function dropFromProxyReadMaps(c: string, maps: string[]): string[] {
+  // Whole entries only: the map's text is escaped for sed and must end at a separator.
+  const sedArgs = maps
+    .map((m) => `-e ${shellQuote(`s#[ ,]*${sedLiteral(m)}\\([ ,]\\|$\\)#\\1#g`)}`)
+    .join(" ");
+  // Written only when it changes: a default value is not made an explicit one.
+  return [
+    `current=$(postconf ${c} -h proxy_read_maps)`,
+    `kept=$(printf '%s\\n' "$current" | sed ${sedArgs})`,
+    `[ "$kept" = "$current" ] || postconf ${c} -e "proxy_read_maps=$kept"`,
+  ];
+}
+
+/**
+ * Removes vmail's settings and puts back the operator's values from the backup (or from a legacy
+ * one, for a state that still names it), then reloads Postfix if it runs.
+ */
+export function postconfRemoveScript(i: PostconfInput, cleanup: PostconfCleanup = {}): string {
   const c = `-c ${shellQuote(i.configDir)}`;
-  const backup = shellQuote(i.backupFile);
+  const records = [i.backupFile, ...(cleanup.legacyBackupFile ? [cleanup.legacyBackupFile] : [])]
+    .map(shellQuote)
+    .join(" ");
   const lines = [`postconf ${c} -X ${Object.keys(i.settings).map(shellQuote).join(" ")}`];
-  if (i.proxiedMaps.length > 0) {
-    // Drop vmail's own entries from proxy_read_maps, keep the rest as it was.
-    // Whole entries only: the map's text is escaped for sed and must end at a separator.
-    const sedArgs = i.proxiedMaps
-      .map((m) => `-e ${shellQuote(`s#[ ,]*${sedLiteral(m)}\\([ ,]\\|$\\)#\\1#g`)}`)
-      .join(" ");
-    lines.push(
-      `current=$(postconf ${c} -h proxy_read_maps | sed ${sedArgs})`,
-      `postconf ${c} -e "proxy_read_maps=$current"`,
-    );
-  }
+  if (i.proxiedMaps.length > 0) lines.push(...dropFromProxyReadMaps(c, i.proxiedMaps));
   lines.push(
-    `if [ -e ${backup} ]; then while IFS= read -r line; do postconf ${c} -e "$line"; done < ${backup}; rm -f ${backup}; fi`,
+    `for record in ${records}; do [ -e "$record" ] || continue`,
+    `  while IFS= read -r line; do case "$line" in`,
+    `    "#unset "*) postconf ${c} -X "\${line#?unset }";;`,
+    `    ?*) postconf ${c} -e "$line";;`,
+    `  esac; done < "$record"; break`,
+    `done`,
+    `rm -f ${records}`,
     reloadPostfixLine(i.configDir),
   );
   return lines.join("\n");

@@ -7,7 +7,13 @@ import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { mainCfSettings, MAP_NAMES, mapFilePath, proxiedMaps } from "../../spec/postfixConfig";
+import {
+  mainCfBackupFile,
+  mainCfSettings,
+  MAP_NAMES,
+  mapFilePath,
+  proxiedMaps,
+} from "../../spec/postfixConfig";
 import {
   mailOwnerScript,
   parseUidGid,
@@ -106,7 +112,7 @@ describe("main.cf settings", () => {
     }),
     domains: ["example.com"],
     proxiedMaps: [],
-    backupFile: join(mapsDir, "main.cf.before-vmail"),
+    backupFile: mainCfBackupFile(configDir),
     ...overrides,
   });
   const postconf = (name: string) =>
@@ -218,5 +224,114 @@ describe("main.cf settings", () => {
       assert.match(result.stderr, /example\.com is in mydestination/);
       assert.equal(postconf("virtual_mailbox_maps"), "", "nothing was changed");
     }
+  });
+
+  describe("the operator's own values survive any sequence of changes", () => {
+    const OPERATORS = {
+      transport_maps: "hash:/etc/postfix/transport",
+      local_recipient_maps: "proxy:unix:passwd.byname $alias_maps",
+      proxy_read_maps: "$local_recipient_maps",
+    };
+    const provider = postfixMainCfProvider as Required<typeof postfixMainCfProvider>;
+    const mainCf = (maps: string, proxy = false) => ({
+      ...input({
+        settings: mainCfSettings({
+          mapsDir: maps,
+          mailboxBase: "/home/mail",
+          uid: 1002,
+          gid: 1003,
+          proxy,
+        }),
+        proxiedMaps: proxy ? proxiedMaps(maps) : [],
+      }),
+      reloadAfter: [],
+    });
+    /** main.cf as the operator had it: their three values, none of vmail's virtual ones. */
+    const asTheOperatorHadIt = () => ({
+      ...Object.fromEntries(Object.entries(OPERATORS).map(([k]) => [k, postconf(k)])),
+      virtual_mailbox_maps: postconf("virtual_mailbox_maps"),
+      explicitlySet: execFileSync("postconf", ["-c", configDir, "-n", "virtual_mailbox_base"], {
+        encoding: "utf8",
+      }),
+    });
+    const expected = { ...OPERATORS, virtual_mailbox_maps: "", explicitlySet: "" };
+
+    before(async () => {
+      providerContext.use({
+        shell: local,
+        db: { settings: {} as DatabaseSettings, adminPassword: "" },
+      });
+      execFileSync("postconf", [
+        "-c",
+        configDir,
+        "-e",
+        "mydestination=localhost",
+        ...Object.entries(OPERATORS).map(([k, v]) => `${k}=${v}`),
+      ]);
+      await rm(mainCfBackupFile(configDir), { force: true });
+    });
+
+    it("through a maps directory change and proxy turned on and off, then destroy", async () => {
+      const otherMaps = join(dir, "other-maps");
+      await mkdir(otherMaps, { recursive: true });
+      for (const map of MAP_NAMES) await writeFile(mapFilePath(otherMaps, map), "");
+      const first = mainCf(mapsDir);
+      await provider.create(first);
+      const moved = mainCf(otherMaps);
+      await provider.update("main.cf", first, moved);
+      const proxied = mainCf(otherMaps, true);
+      await provider.update("main.cf", moved, proxied);
+      for (const m of proxiedMaps(otherMaps)) assert.ok(postconf("proxy_read_maps").includes(m));
+      await provider.update("main.cf", proxied, moved);
+      assert.equal(
+        postconf("proxy_read_maps"),
+        OPERATORS.proxy_read_maps,
+        "proxy off: vmail's entries gone",
+      );
+      await provider.delete("main.cf", moved);
+      assert.deepEqual(asTheOperatorHadIt(), expected);
+      await assert.rejects(stat(mainCfBackupFile(configDir)), /ENOENT/, "the record is removed");
+    });
+
+    it("from a record kept in the maps directory by an earlier vmail", async () => {
+      // What the earlier vmail left: its record of the operator's values (only the ones set), and
+      // main.cf with vmail's values.
+      const legacy = join(mapsDir, "main.cf.before-vmail");
+      const old = { ...mainCf(mapsDir), backupFile: legacy };
+      await writeFile(
+        legacy,
+        `transport_maps = ${OPERATORS.transport_maps}\nlocal_recipient_maps = ${OPERATORS.local_recipient_maps}\n`,
+      );
+      execFileSync("postconf", [
+        "-c",
+        configDir,
+        "-e",
+        ...Object.entries(old.settings).map(([k, v]) => `${k}=${v}`),
+      ]);
+      await provider.update("main.cf", old, mainCf(mapsDir));
+      await assert.rejects(stat(legacy), /ENOENT/, "the old record moved beside main.cf");
+      // A later change of the maps directory records nothing of vmail's own values.
+      await provider.update("main.cf", mainCf(mapsDir), mainCf(join(dir, "other-maps")));
+      await provider.delete("main.cf", mainCf(join(dir, "other-maps")));
+      assert.deepEqual(asTheOperatorHadIt(), expected);
+    });
+
+    it("for a state that still names the old record when destroyed", async () => {
+      const legacy = join(mapsDir, "main.cf.before-vmail");
+      const old = { ...mainCf(mapsDir), backupFile: legacy };
+      await writeFile(
+        legacy,
+        `transport_maps = ${OPERATORS.transport_maps}\nlocal_recipient_maps = ${OPERATORS.local_recipient_maps}\n`,
+      );
+      execFileSync("postconf", [
+        "-c",
+        configDir,
+        "-e",
+        ...Object.entries(old.settings).map(([k, v]) => `${k}=${v}`),
+      ]);
+      await provider.delete("main.cf", old);
+      assert.deepEqual(asTheOperatorHadIt(), expected);
+      await assert.rejects(stat(legacy), /ENOENT/);
+    });
   });
 });
