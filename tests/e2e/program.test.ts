@@ -1,8 +1,8 @@
 // vmail's whole program under the real CLI: the repo's own index.ts, components and Pulumi.yaml,
 // a stack file written here, the Node.js language host and the command, random and postgresql
 // plugins. It converges a throwaway PostgreSQL cluster, a private Postfix and a private Dovecot
-// on loopback (running, so every reload is real) and this machine's Unix accounts. It needs the three plugins in
-// Pulumi's plugin cache and is skipped, loudly, without them.
+// on loopback (running, so every reload is real) and this machine's Unix accounts. It needs the
+// three plugins in Pulumi's plugin cache and fails without them (see support/plugins.ts).
 
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -21,8 +21,9 @@ import { after, before, describe, it } from "node:test";
 import type * as auto from "@pulumi/pulumi/automation";
 import { Client } from "pg";
 import { HBA_BLOCK } from "../../spec/pgHba";
+import { blockBody, withBlock } from "../../spec/managedBlock";
 import { dovecotPaths } from "../../spec/dovecotConfig";
-import { mapFilePath, type MapName } from "../../spec/postfixConfig";
+import { mainCfBackupFile, MAP_NAMES, mapFilePath, type MapName } from "../../spec/postfixConfig";
 import { hashPassword } from "../../spec/passwords";
 import {
   changedResources,
@@ -46,14 +47,14 @@ import {
 } from "../support/mailWorld";
 import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../support/pgCluster";
 import { startSshServer, type SshServer } from "../support/sshServer";
-import { skipWithoutPlugins } from "../support/plugins";
+import { pluginGate } from "../support/plugins";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { REPO } from "../support/stackFiles";
 import { serveTls, type ClusterTls } from "../support/tls";
 import { installSystemDeps } from "../support/systemDeps";
 
-const SKIP = skipWithoutPlugins("e2e: vmail's whole program under the CLI");
+const PLUGINS = pluginGate("e2e: vmail's whole program under the CLI");
 const STACK = "e2e-program";
 const OWNER = "vmailprog";
 const BULK_USERS = 300;
@@ -65,6 +66,12 @@ let dovecot: DovecotInstance;
 let dir: string;
 let t: TestStack;
 let sshd: SshServer | undefined;
+
+/** main.cf settings the operator had before vmail, which vmail replaces and destroy puts back. */
+const OPERATORS_MAIN_CF = {
+  transport_maps: "static:smtp:[127.0.0.1]:2525",
+  local_recipient_maps: "proxy:unix:passwd.byname $alias_maps",
+};
 
 const paths = () => ({
   mailboxBase: join(dir, "mail"),
@@ -154,7 +161,7 @@ function killLeftInProject(projectDir: string): void {
 }
 
 /** Whether `role` may run `sql` in the mail database (false on "permission denied"). */
-async function canRead(role: string, password: string, sql: string): Promise<boolean> {
+async function mayRun(role: string, password: string, sql: string): Promise<boolean> {
   const client = new Client({ ...cluster.clientConfig("mail"), user: role, password });
   await client.connect();
   try {
@@ -168,6 +175,14 @@ async function canRead(role: string, password: string, sql: string): Promise<boo
   }
 }
 
+/** A file's mode (octal, permission bits) and owner and group names, as the server has them. */
+function ownership(file: string): { mode: string; owner: string; group: string } {
+  const [mode, owner, group] = execFileSync("stat", ["-c", "%a %U %G", file], { encoding: "utf8" })
+    .trim()
+    .split(" ");
+  return { mode, owner, group };
+}
+
 /** The resources a refresh found changed on the server (not gone: see goneOnRefresh). */
 function changedOnRefresh(list: auto.EngineEvent[]): string[] {
   return list
@@ -178,16 +193,24 @@ function changedOnRefresh(list: auto.EngineEvent[]): string[] {
     .sort();
 }
 
-describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
+describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
   const outputs: Record<string, unknown>[] = [];
 
   before(async () => {
+    PLUGINS.assertPresent();
     installSystemDeps();
     dir = await mkdtemp(join(tmpdir(), "vmail-program-"));
     await chmod(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
     cluster = await startPgCluster();
     tls = await serveTls(cluster);
     postfix = await createPostfixInstance();
+    // The operator's own values of settings vmail takes over: destroy must put them back.
+    execFileSync("postconf", [
+      "-c",
+      postfix.configDir,
+      "-e",
+      ...Object.entries(OPERATORS_MAIN_CF).map(([k, v]) => `${k}=${v}`),
+    ]);
     await postfix.start();
     dovecot = await makeDovecotInstance();
     await dovecot.start();
@@ -196,6 +219,14 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       { projectDir: REPO, files: PROJECT_FILES, stackFile: stackFile() },
       secretConfig(),
     );
+    // Every Node process of every run (the program, vmail's providers) records the argv of each
+    // process it starts, so step 7 can search what vmail really ran for secrets.
+    const recorder = {
+      NODE_OPTIONS: `--require ${join(REPO, "tests/support/recordSpawns.cjs")}`,
+      VMAIL_SPAWN_LOG: join(dir, "spawned.jsonl"),
+    };
+    Object.assign(t.stack.workspace.envVars, recorder);
+    Object.assign(t.env, recorder);
     // erin's clear-text password, as the README says: a secret at its path in the list.
     t.setPaths({ "vmail:users[1].password": { value: CLEAR_PASSWORD, secret: true } });
   });
@@ -292,10 +323,45 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     // Postfix's reader reads what its maps look up, never a password hash; Dovecot's role may.
     const reader = outputs[0].readerPassword as string;
     const dovecotPw = outputs[0].dovecotPassword as string;
-    assert.equal(await canRead("mailreader", reader, "SELECT email, maildir FROM users"), true);
-    assert.equal(await canRead("mailreader", reader, "SELECT password FROM users"), false);
-    assert.equal(await canRead("maildovecot", dovecotPw, "SELECT password FROM users"), true);
-    assert.equal(await canRead("maildovecot", dovecotPw, "SELECT * FROM aliases"), false);
+    assert.equal(await mayRun("mailreader", reader, "SELECT email, maildir FROM users"), true);
+    assert.equal(await mayRun("mailreader", reader, "SELECT password FROM users"), false);
+    assert.equal(await mayRun("maildovecot", dovecotPw, "SELECT password FROM users"), true);
+    assert.equal(await mayRun("maildovecot", dovecotPw, "SELECT * FROM aliases"), false);
+    // Neither reader may change anything, make anything, or read vmail's bookkeeping.
+    for (const [role, password] of [
+      ["mailreader", reader],
+      ["maildovecot", dovecotPw],
+    ]) {
+      for (const sql of [
+        "INSERT INTO users (email, password, maildir) VALUES ('intruder@example.com', 'x', 'x/')",
+        "UPDATE users SET maildir = maildir",
+        "DELETE FROM users",
+        "TRUNCATE users",
+        "INSERT INTO aliases (alias, email) VALUES ('intruder@example.com', 'x@example.com')",
+        "UPDATE aliases SET email = email",
+        "DELETE FROM transports",
+        "TRUNCATE aliases, transports",
+        "CREATE TABLE public.intruder (x int)",
+        "SELECT * FROM vmail_managed_rows",
+      ]) {
+        assert.equal(await mayRun(role, password, sql), false, `${role} may not: ${sql}`);
+      }
+    }
+    const [{ n: defaultAcls }] = await superuserQuery<{ n: number }>(
+      cluster,
+      "SELECT count(*)::int AS n FROM pg_default_acl",
+      [],
+      "mail",
+    );
+    assert.equal(defaultAcls, 0, "no default privileges: a table made later is nobody's to read");
+    // The files holding a role's password are readable by root and the daemon's group only.
+    const dovecotFiles = dovecotPaths(dovecot.configDir);
+    for (const [file, group] of [
+      ...MAP_NAMES.map((map) => [mapFilePath(paths().mapsDir, map), "postfix"]),
+      [dovecotFiles.sql, "dovecot"],
+    ]) {
+      assert.deepEqual(ownership(file), { mode: "640", owner: "root", group }, file);
+    }
 
     assert.equal(postconf("virtual_mailbox_maps"), `pgsql:${paths().mapsDir}/mailboxes.cf`);
     assert.equal(postconf("virtual_uid_maps"), `static:${String(result.outputs.mailUid.value)}`);
@@ -478,14 +544,35 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     await assertNoChanges(t, "program (the move refused): ");
   });
 
-  it("4. drift in a row, a .cf file and main.cf: refresh sees each, up repairs and reloads", async () => {
+  it("4. drift in a row, a .cf file and main.cf, deleted or edited: refresh sees each, up repairs and reloads", async () => {
     await deleteAliasRowAndTransportMap(cluster, paths().mapsDir);
     execFileSync("postconf", ["-c", postfix.configDir, "-e", "virtual_mailbox_base=/nowhere/"]);
+    // Edits rather than deletions: a row's column, a line of a .cf file, a file's mode, a line
+    // added inside vmail's pg_hba block.
+    await superuserQuery(
+      cluster,
+      "UPDATE users SET maildir = 'elsewhere/' WHERE email = 'dave@example.com'",
+      [],
+      "mail",
+    );
+    const mailboxesCf = mapFilePath(paths().mapsDir, "mailboxes");
+    const mapAsWritten = readFileSync(mailboxesCf, "utf8");
+    writeFileSync(mailboxesCf, mapAsWritten.replace(/^query = .*$/m, "query = SELECT 'x/'"));
+    await chmod(mapFilePath(paths().mapsDir, "aliases"), 0o644);
+    const hbaAsWritten = readFileSync(cluster.hbaFile, "utf8");
+    const hbaBody = blockBody(hbaAsWritten, HBA_BLOCK.marker) ?? "";
+    writeFileSync(cluster.hbaFile, withBlock(hbaAsWritten, HBA_BLOCK, `${hbaBody}# by hand\n`));
 
     const refreshed = events();
     await timed("program: refresh", () => t.stack.refresh(t.opts({ onEvent: refreshed.onEvent })));
     assert.deepEqual(goneOnRefresh(refreshed.list), DELETED_BEHIND_VMAILS_BACK);
-    assert.deepEqual(changedOnRefresh(refreshed.list), ["mail-postfix-settings-main-cf"]);
+    assert.deepEqual(changedOnRefresh(refreshed.list), [
+      "dave@example.com",
+      "mail-database-schema-pg-hba",
+      "mail-postfix-maps-aliases",
+      "mail-postfix-maps-mailboxes",
+      "mail-postfix-settings-main-cf",
+    ]);
 
     const reloadsBefore = postfix.reloads();
     const repaired = events();
@@ -493,9 +580,17 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     assert.deepEqual(changedResources(repaired.list), [
       "create dave_sonofdave@example.com",
       "create mail-postfix-maps-transport",
+      "update dave@example.com",
+      "update mail-database-schema-pg-hba",
+      "update mail-postfix-maps-aliases",
+      "update mail-postfix-maps-mailboxes",
       "update mail-postfix-settings-main-cf",
     ]);
     assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
+    assert.equal((await storedRow(cluster, "users", "email", "dave@example.com")).maildir, "dave/");
+    assert.equal(readFileSync(mailboxesCf, "utf8"), mapAsWritten);
+    assert.equal(ownership(mapFilePath(paths().mapsDir, "aliases")).mode, "640");
+    assert.equal(readFileSync(cluster.hbaFile, "utf8"), hbaAsWritten);
     assert.ok(await postfix.reloadedSince(reloadsBefore), "the repair reloaded Postfix");
     await postfix.sendmail("dave_sonofdave@example.com", "Subject: back\n\nmarker-p-alias-2\n");
     assert.ok(await inMaildir("dave/", "marker-p-alias-2"), postfix.log());
@@ -559,6 +654,17 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     writeFileSync(join(t.workDir, "bulk.json"), JSON.stringify({ users }));
     t.setConfig({ "vmail:accountsFile": { value: "bulk.json" } });
 
+    // The last bulk row is held by an open transaction of the test's, so the up cannot finish
+    // before it is killed, however fast the machine: its insert of that row waits on the lock.
+    const last = `bulk${BULK_USERS - 1}@example.com`;
+    const holder = new Client(cluster.clientConfig("mail"));
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query(
+      "INSERT INTO users (email, password, maildir) VALUES ($1, 'held', 'held/')",
+      [last],
+    );
+
     const env = { ...process.env, ...t.env, PULUMI_SKIP_CHECKPOINTS: "true" };
     const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", STACK], {
       cwd: t.workDir,
@@ -567,15 +673,18 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       stdio: "ignore",
     });
     const exited = new Promise((resolve) => up.on("exit", resolve));
+    // Without a pid, -pid would be this runner's own process group.
+    assert.ok(up.pid !== undefined && up.pid > 0, "pulumi up started");
     let written = 0;
     for (let i = 0; i < 1200 && written < 20; i++) {
       await new Promise((r) => setTimeout(r, 100));
       written = await countUsers("bulk%");
     }
-    process.kill(-(up.pid ?? 0), "SIGKILL");
+    process.kill(-up.pid, "SIGKILL");
     await exited;
     killLeftInProject(t.workDir);
-    await new Promise((r) => setTimeout(r, 500));
+    await holder.query("ROLLBACK");
+    await holder.end();
     const atKill = await countUsers("bulk%");
     assert.ok(atKill >= 20 && atKill < BULK_USERS, `killed mid-way: ${atKill} rows written`);
 
@@ -596,9 +705,9 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
   });
 
-  it("7. neither the state nor the engine's output holds a clear-text secret", async () => {
+  it("7. neither the state, the engine's output nor a command line holds a clear-text secret", async () => {
     const generated = outputs[0].generatedPasswords as Record<string, string>;
-    assertNoClearSecrets(t, {
+    const secrets: Record<string, string> = {
       "admin password": cluster.superPassword,
       "first reader password": outputs[0].readerPassword as string,
       "rotated reader password": outputs[1].readerPassword as string,
@@ -607,9 +716,40 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
       "clear-text user password": CLEAR_PASSWORD,
       "SSH private key": sshd?.privateKey ?? "",
       ...Object.fromEntries(Object.entries(generated).map(([a, p]) => [`password of ${a}`, p])),
-    });
+    };
+    assertNoClearSecrets(t, secrets);
+    // The argv of every process vmail's runs started, here and over SSH.
+    const commandLines = readFileSync(join(dir, "spawned.jsonl"), "utf8").trim().split("\n");
+    const argv0 = commandLines.map((line) => (JSON.parse(line) as string[])[0]);
+    assert.ok(argv0.includes("sh") && argv0.includes("ssh"), "vmail's own commands were recorded");
+    assert.ok(
+      commandLines.some((line) => line.includes("postconf")),
+      "main.cf's script was recorded",
+    );
+    for (const [what, secret] of Object.entries(secrets)) {
+      const escaped = JSON.stringify(secret).slice(1, -1);
+      const found = commandLines.find((line) => line.includes(escaped));
+      assert.equal(found, undefined, `${what} is on a command line`);
+    }
     const dave = await storedRow(cluster, "users", "email", "dave@example.com");
     assert.ok(!t.storedState().includes(dave.password as string), "a stored hash is in the state");
+  });
+
+  it("7b. with vmail:protect true, destroy is refused and the mail database stays", async () => {
+    t.setConfig({ "vmail:protect": { value: "true" } });
+    await timed("program: protect", () => t.stack.up(t.opts()));
+    await assert.rejects(
+      timed("program: destroy refused", () => t.stack.destroy(t.opts())),
+      /protected/,
+    );
+    const [{ n }] = await superuserQuery<{ n: number }>(
+      cluster,
+      "SELECT count(*)::int AS n FROM pg_database WHERE datname = 'mail'",
+    );
+    assert.equal(n, 1, "the mail database is still there");
+    assert.ok((await countUsers("%")) > 0, "and its rows");
+    t.setConfig({ "vmail:protect": { value: "false" } });
+    await timed("program: unprotect", () => t.stack.up(t.opts()));
   });
 
   it("8. destroy (protect: false) removes what vmail made and keeps every maildir", async () => {
@@ -623,7 +763,15 @@ describe("vmail's whole program under the CLI", { skip: SKIP }, () => {
     for (const map of ["mailboxes", "transport", "aliases", "domains"] as const) {
       assert.equal(existsSync(mapFilePath(paths().mapsDir, map)), false, `${map}.cf removed`);
     }
-    assert.equal(postconf("virtual_mailbox_maps"), "", "main.cf is as it was");
+    const setInMainCf = (name: string) =>
+      execFileSync("postconf", ["-c", postfix.configDir, "-n", name], { encoding: "utf8" }).trim();
+    for (const [name, value] of Object.entries(OPERATORS_MAIN_CF)) {
+      assert.equal(setInMainCf(name), `${name} = ${value}`, "the operator's value is back");
+    }
+    for (const name of ["virtual_mailbox_maps", "virtual_alias_maps", "virtual_mailbox_base"]) {
+      assert.equal(setInMainCf(name), "", `${name} is unset again, as it was`);
+    }
+    assert.equal(existsSync(mainCfBackupFile(postfix.configDir)), false, "the record is removed");
     assert.ok(!readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
     const dovecotFiles = dovecotPaths(dovecot.configDir);
     assert.equal(existsSync(dovecotFiles.sql), false, "Dovecot's SQL file removed");
