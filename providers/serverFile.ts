@@ -16,7 +16,7 @@ import {
   type FileOwnership,
   type FileState,
 } from "../spec/scripts";
-import { mustRunOnServer, type ShellTarget } from "./shell";
+import { mustRunOnServer, mustRunOnServerForBytes, type ShellTarget } from "./shell";
 import { targetMoved, type ServerIdentity } from "../spec/target";
 
 interface ServerFileOutputs {
@@ -32,21 +32,30 @@ interface ServerFileOutputs {
   written: string;
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+/**
+ * A file on the server is handled as bytes: read as latin1 (one character per byte, whatever the
+ * encoding) and written back the same way, so a shared file with, say, a Latin-1 comment keeps
+ * its bytes and its hash. vmail's own text is UTF-8 and is turned into those bytes first.
+ */
+const asBytes = (fileText: string) => Buffer.from(fileText, "latin1");
+const fromUtf8 = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+const sha256OfContent = (content: string) => sha256(Buffer.from(content, "utf8"));
 
 let writes = 0;
 /** Unique per write, even for two writes in the same millisecond. */
 const writeStamp = () => `${new Date().toISOString()}#${process.pid}.${++writes}`;
 
 async function readState(shell: ShellTarget, path: string): Promise<FileState> {
-  return parseFileState(await mustRunOnServer(shell, `reading ${path}`, readFileScript(path)));
+  const bytes = await mustRunOnServerForBytes(shell, `reading ${path}`, readFileScript(path));
+  return parseFileState(bytes.toString("latin1"));
 }
 
 async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<ServerFileOutputs> {
   const { path, block, ownership } = inputs;
   if (block) {
     const current = await readState(shell, path);
-    const text = withBlock(current.content ?? "", block, inputs.content);
+    const text = withBlock(current.content ?? "", block, fromUtf8(inputs.content));
     await editShared(shell, path, current, text, {
       mustExist: block.mustExist ?? false,
       rootsOnly: block.rootsOnly,
@@ -60,7 +69,13 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
       inputs.content,
     );
   }
-  const outs = { path, ownership, block, sha256: sha256(inputs.content), written: writeStamp() };
+  const outs = {
+    path,
+    ownership,
+    block,
+    sha256: sha256OfContent(inputs.content),
+    written: writeStamp(),
+  };
   return { server: inputs.server, ...outs };
 }
 
@@ -80,7 +95,7 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
     const changed =
       replaces.length > 0 ||
       olds.server === undefined ||
-      olds.sha256 !== sha256(news.content) ||
+      olds.sha256 !== sha256OfContent(news.content) ||
       JSON.stringify(olds.ownership ?? null) !== JSON.stringify(news.ownership ?? null) ||
       JSON.stringify(olds.block ?? null) !== JSON.stringify(news.block ?? null);
     // A file at a new path is written before the old one is removed. One on another server is
@@ -107,14 +122,14 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
     if (props.block) {
       const body = blockBody(current.content ?? "", props.block.marker);
       if (body === undefined) return { id: "", props: {} };
-      return { id, props: { ...props, sha256: sha256(body) } };
+      return { id, props: { ...props, sha256: sha256(asBytes(body)) } };
     }
     const ownership = {
       mode: current.mode ?? "",
       owner: current.owner ?? "",
       group: current.group ?? "",
     };
-    return { id, props: { ...props, ownership, sha256: sha256(current.content ?? "") } };
+    return { id, props: { ...props, ownership, sha256: sha256(asBytes(current.content ?? "")) } };
   },
 
   async delete(_id: string, props: ServerFileOutputs): Promise<void> {
@@ -144,6 +159,7 @@ async function editShared(
   text: string,
   opts: { mustExist: boolean; rootsOnly?: boolean },
 ): Promise<void> {
-  const readSha = read.present ? sha256(read.content ?? "") : "absent";
-  await mustRunOnServer(shell, `writing ${path}`, editSharedFileScript(path, readSha, opts), text);
+  const readSha = read.present ? sha256(asBytes(read.content ?? "")) : "absent";
+  const script = editSharedFileScript(path, readSha, opts);
+  await mustRunOnServer(shell, `writing ${path}`, script, asBytes(text));
 }

@@ -24,11 +24,17 @@ export interface ShellTarget {
 
 export interface ShellResult {
   stdout: string;
+  /** stdout as the script wrote it: a file that is not UTF-8 read back byte for byte. */
+  stdoutBytes: Buffer;
   stderr: string;
   code: number;
 }
 
-function run(argv: string[], stdin: string, env?: NodeJS.ProcessEnv): Promise<ShellResult> {
+function run(
+  argv: string[],
+  stdin: string | Buffer,
+  env?: NodeJS.ProcessEnv,
+): Promise<ShellResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env });
     const out: Buffer[] = [];
@@ -36,13 +42,15 @@ function run(argv: string[], stdin: string, env?: NodeJS.ProcessEnv): Promise<Sh
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", reject);
-    child.on("close", (code) =>
+    child.on("close", (code) => {
+      const stdoutBytes = Buffer.concat(out);
       resolve({
-        stdout: Buffer.concat(out).toString("utf8"),
+        stdout: stdoutBytes.toString("utf8"),
+        stdoutBytes,
         stderr: Buffer.concat(err).toString("utf8"),
         code: code ?? 1,
-      }),
-    );
+      });
+    });
     child.stdin.on("error", () => undefined); // the script may exit before reading all of stdin
     child.stdin.end(stdin);
   });
@@ -231,7 +239,7 @@ function configPath(path: string): string {
 export async function runOnServer(
   target: ShellTarget,
   script: string,
-  stdin = "",
+  stdin: string | Buffer = "",
 ): Promise<ShellResult> {
   const access = target.access;
   if (access.kind === "local") return run(["sh", "-euc", script], stdin);
@@ -278,11 +286,29 @@ export async function mustRunOnServer(
   target: ShellTarget,
   what: string,
   script: string,
-  stdin = "",
+  stdin: string | Buffer = "",
 ): Promise<string> {
+  return (await mustSucceed(target, what, script, stdin)).stdout;
+}
+
+/** mustRunOnServer for a script whose output is bytes, not necessarily UTF-8 text. */
+export async function mustRunOnServerForBytes(
+  target: ShellTarget,
+  what: string,
+  script: string,
+): Promise<Buffer> {
+  return (await mustSucceed(target, what, script, "")).stdoutBytes;
+}
+
+async function mustSucceed(
+  target: ShellTarget,
+  what: string,
+  script: string,
+  stdin: string | Buffer,
+): Promise<ShellResult> {
   const result = await runOnServer(target, script, stdin);
   if (result.code !== 0) {
     throw new Error(`vmail: ${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
   }
-  return result.stdout;
+  return result;
 }
