@@ -1,10 +1,11 @@
 // Lets mail users log in: points Dovecot's passdb and userdb at the users table. The SQL file
 // holds Dovecot's role's password, so it is 0640 root:dovecot and its content a secret (it
 // reaches the server on stdin). An include file names it, a marked block in conf.d/10-auth.conf
-// includes that, and Dovecot reloads once doveconf accepts the result.
+// includes that, and Dovecot reloads once doveconf accepts the result. A guard comes first: no
+// file is written to a server whose Dovecot could not use them (no pgsql driver, say).
 
 import * as pulumi from "@pulumi/pulumi";
-import { DovecotReload } from "../resources/dovecotReload";
+import { DovecotGuard, DovecotReload } from "../resources/dovecotReload";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings, DovecotSettings } from "../spec/config";
 import {
@@ -40,7 +41,12 @@ export class DovecotAuth extends pulumi.ComponentResource {
     super("vmail:index:DovecotAuth", name, {}, opts);
     const { server, database: db, dovecot } = args;
     const paths = dovecotPaths(dovecot.configDir);
-    const child = { parent: this, dependsOn: args.after };
+    const guard = new DovecotGuard(
+      `${name}-guard`,
+      { server: server.identity, configDir: dovecot.configDir },
+      { parent: this },
+    );
+    const child = { parent: this, dependsOn: [guard, ...args.after] };
     const sql = server.file(
       `${name}-sql`,
       {

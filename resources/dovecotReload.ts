@@ -1,23 +1,38 @@
-// Dovecot's reload after vmail wrote its files, as the program registers it. The provider
-// (providers/dovecotReload.ts) checks at preview that the server has Dovecot, and on each run
-// checks the configuration with doveconf before it reloads.
+// Dovecot's guard and reload, as the program registers them. The guard comes before vmail writes
+// Dovecot's files, the reload after them; one provider (providers/dovecotReload.ts) serves both:
+// each checks that the server's Dovecot can use vmail's files (installed, its config where the
+// stack says, its pgsql driver there), and the reload then checks the configuration with
+// doveconf and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ServerIdentity } from "../spec/target";
 import { providerShim } from "./providerShim";
 
-export interface DovecotReloadInputs {
+export interface DovecotGuardInputs {
   server: ServerIdentity;
   /** Dovecot's config directory (dovecot.conf in it). */
   configDir: string;
+}
+
+export interface DovecotReloadInputs extends DovecotGuardInputs {
   /** The files' `written` stamps: when vmail wrote one (a repair included), Dovecot reloads. */
   trigger: string[];
+}
+
+/**
+ * Refuses, at every preview and `up`, a server whose Dovecot could not use vmail's files: what
+ * writes them depends on it. Without a trigger, the reload's provider only checks.
+ */
+export class DovecotGuard extends pulumi.dynamic.Resource {
+  constructor(name: string, args: DovecotGuardInputs, opts?: pulumi.CustomResourceOptions) {
+    super(providerShim("dovecotReload"), name, args, opts, "vmail", "DovecotGuard");
+  }
 }
 
 export class DovecotReload extends pulumi.dynamic.Resource {
   constructor(
     name: string,
-    args: Omit<DovecotReloadInputs, "trigger"> & { trigger: pulumi.Input<string[]> },
+    args: DovecotGuardInputs & { trigger: pulumi.Input<string[]> },
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(providerShim("dovecotReload"), name, args, opts, "vmail", "DovecotReload");

@@ -84,15 +84,47 @@ export function renderAuthInclude(sqlPath: string): string {
 
 export const AUTH_INCLUDE_LINE = "!include auth-vmail-sql.conf.ext\n";
 
-/** What the preview checks: Dovecot is installed and has its config where the stack says. */
+/** How the presence script starts its line about the driver (then the file it looked for). */
+const NO_PGSQL_DRIVER = "no pgsql driver:";
+
+/**
+ * What Dovecot needs before vmail's files may go in, checked at every preview and `up` and again
+ * by the reload: Dovecot is installed, has its config where the stack says, and has the pgsql
+ * driver. `doveconf -n` does not load SQL drivers: without it the reload goes through and the auth
+ * process dies ("sql: Unknown database driver 'pgsql'") at each start, so every login fails,
+ * system users' too. Prints `ok`, or what is missing (see dovecotRefusal).
+ */
 export function dovecotPresenceScript(configDir: string): string {
   const p = dovecotPaths(configDir);
   return [
     "command -v doveconf >/dev/null 2>&1 || { echo 'no doveconf'; exit 0; }",
     `[ -f ${shellQuote(p.main)} ] || { echo 'no dovecot.conf'; exit 0; }`,
     `[ -f ${shellQuote(p.authConf)} ] || { echo 'no conf.d/10-auth.conf'; exit 0; }`,
+    // The auth process loads every module in MODULEDIR/auth, a build-time path (no setting in
+    // 2.3) that is mail_plugin_dir's default; a module file is named [lib][NN_]NAME.so.
+    'auth_modules="$(doveconf -d -h mail_plugin_dir)/auth"',
+    `ls "$auth_modules" 2>/dev/null | grep -Eq '^(lib)?([0-9]+_)?driver_pgsql[.]so$' ||`,
+    `  { echo "${NO_PGSQL_DRIVER} $auth_modules/libdriver_pgsql.so"; exit 0; }`,
     "echo ok",
   ].join("\n");
+}
+
+/** Why a server whose presence script printed `found` is refused; undefined when it is fine. */
+export function dovecotRefusal(found: string, configDir: string): string | undefined {
+  const missing = found.trim();
+  if (missing === "ok") return undefined;
+  if (missing.startsWith(NO_PGSQL_DRIVER)) {
+    const file = missing.slice(NO_PGSQL_DRIVER.length).trim();
+    return (
+      `the server's Dovecot has no pgsql driver (no ${file}): its auth process would die at ` +
+      "every start with vmail's SQL passdb, and every login fail, system users' too. Install " +
+      "dovecot-pgsql, or set vmail:dovecot to false"
+    );
+  }
+  return (
+    `the server has ${missing} (vmail:dovecotConfigDir is ${configDir}): install Dovecot ` +
+    "(dovecot-core, dovecot-pgsql, dovecot-imapd) or set vmail:dovecot to false"
+  );
 }
 
 /**
