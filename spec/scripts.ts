@@ -18,21 +18,28 @@ export interface FileOwnership {
   group: string;
 }
 
-/** Writes stdin to `path` atomically; the temp file is 0600 from birth, so no one reads it early. */
+/**
+ * Writes stdin to `path` atomically; the temp file is 0600 from birth, so no one reads it early.
+ * A symlink at `path` is written through, as editSharedFileScript does: the file it points at
+ * gets the content, mode and owner, and the link (the operator's choice of where the file lives)
+ * stays a link.
+ */
 export function writeFileScript(path: string, own: FileOwnership | "keep"): string {
   const p = shellQuote(path);
   const perms =
     own === "keep"
-      ? `if [ -e ${p} ]; then chown --reference=${p} "$tmp"; chmod --reference=${p} "$tmp"; else chmod 0644 "$tmp"; fi`
+      ? `if [ -e "$real" ]; then chown --reference="$real" "$tmp"; chmod --reference="$real" "$tmp"; else chmod 0644 "$tmp"; fi`
       : `chown ${shellQuote(`${own.owner}:${own.group}`)} "$tmp"; chmod ${shellQuote(own.mode)} "$tmp"`;
   return [
-    `dir=$(dirname ${p})`,
+    // A path whose directory does not exist yet does not resolve: it is made as it is named.
+    `real=$(readlink -f -- ${p}) || real=${p}`,
+    `dir=$(dirname "$real")`,
     `mkdir -p "$dir"`,
     `tmp=$(mktemp "$dir/.vmail.XXXXXX")`,
     `trap 'rm -f "$tmp"' EXIT`,
     `cat > "$tmp"`,
     perms,
-    `mv -f "$tmp" ${p}`,
+    `mv -f "$tmp" "$real"`,
     `trap - EXIT`,
   ].join("\n");
 }
@@ -91,6 +98,12 @@ export function readFileScript(path: string): string {
   ].join("\n");
 }
 
+/**
+ * Removes the file at `path`. A symlink there is removed, not the file it points at: the operator
+ * made the link and chose its target, which may be kept by something else (a config repository,
+ * another Postfix instance); vmail takes back only what it named. The target keeps what vmail
+ * last wrote through the link.
+ */
 export function deleteFileScript(path: string): string {
   return `rm -f ${shellQuote(path)}`;
 }
