@@ -15,6 +15,14 @@ import {
   renderAuthInclude,
   renderDovecotSql,
 } from "../spec/dovecotConfig";
+import type { FileOwnership } from "../spec/scripts";
+
+/** The SQL file's mode and owner (tests/unit/graph.test.ts pins the value). */
+export const DOVECOT_SQL_OWNERSHIP: FileOwnership = {
+  mode: "0640",
+  owner: "root",
+  group: "dovecot",
+};
 
 export interface DovecotAuthArgs {
   /** How the mail server is reached. */
@@ -65,7 +73,7 @@ export class DovecotAuth extends pulumi.ComponentResource {
             }),
           ),
         ),
-        ownership: { mode: "0640", owner: "root", group: "dovecot" },
+        ownership: DOVECOT_SQL_OWNERSHIP,
       },
       child,
     );

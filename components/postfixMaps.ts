@@ -5,7 +5,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Server } from "../resources/server";
 import type { ServerFile } from "../resources/serverFile";
 import type { DatabaseSettings } from "../spec/config";
+import type { FileOwnership } from "../spec/scripts";
 import { MAP_NAMES, mapFilePath, renderMapFile } from "../spec/postfixConfig";
+
+/** Each map file's mode and owner (tests/unit/graph.test.ts pins the value). */
+export const MAP_FILE_OWNERSHIP: FileOwnership = { mode: "0640", owner: "root", group: "postfix" };
 
 export interface PostfixMapsArgs {
   /** How the mail server is reached. */
@@ -37,7 +41,7 @@ export class PostfixMaps extends pulumi.ComponentResource {
               .output(args.readerPassword)
               .apply((password) => renderMapFile(map, connection, password)),
           ),
-          ownership: { mode: "0640", owner: "root", group: "postfix" },
+          ownership: MAP_FILE_OWNERSHIP,
         },
         { parent: this, dependsOn: args.after, aliases: [{ name: `postfix-${map}-map` }] },
       ),

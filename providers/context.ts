@@ -4,20 +4,27 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, parseConnectionSettings } from "../spec/config";
 import type { DbIdentity, ServerIdentity } from "../spec/target";
+import { isRetired } from "../spec/retiredTargets";
 import type { DbTarget } from "./db";
 import type { ShellTarget } from "./shell";
 
 export interface ProviderContext {
   shell: ShellTarget;
   db: DbTarget;
+  /** Databases and servers the operator gave up on (spec/retiredTargets.ts). */
+  retiredTargets?: string[];
 }
 
 export function contextFromConfig(config: pulumi.dynamic.Config): ProviderContext {
   const get = (key: string) => config.get(`${NAMESPACE}:${key}`);
-  const { database, server } = parseConnectionSettings({ get, isSecret: () => true });
+  const { database, server, retiredTargets } = parseConnectionSettings({
+    get,
+    isSecret: () => true,
+  });
   return {
     shell: { access: server, privateKey: get("sshPrivateKey") },
     db: { settings: database, adminPassword: get("pgAdminPassword") ?? "" },
+    retiredTargets,
   };
 }
 
@@ -56,6 +63,15 @@ export class ContextHolder {
       name: target.database,
     };
     return { ...db, settings };
+  }
+
+  /**
+   * Whether the database or server a resource records is one the operator retired: vmail then
+   * leaves what is there as it is and does not try to reach it. A state without a target is
+   * at the configured one, which cannot be retired.
+   */
+  retired(target: DbIdentity | ServerIdentity | undefined): boolean {
+    return target !== undefined && isRetired(this.get().retiredTargets ?? [], target);
   }
 
   /** The server a file records, reached with the stack's SSH key; the configured one if none. */

@@ -7,6 +7,8 @@ import type { ConnectionOptions } from "node:tls";
 import { Pool, type PoolClient } from "pg";
 import type { DatabaseSettings } from "../spec/config";
 import { setRoleSql } from "../spec/sql";
+import { retireHint } from "../spec/retiredTargets";
+import { dbIdentity, describeTarget } from "../spec/target";
 
 export interface DbTarget {
   settings: DatabaseSettings;
@@ -36,6 +38,9 @@ export function tlsOptions(s: DatabaseSettings): false | ConnectionOptions {
   return { rejectUnauthorized: true, ca };
 }
 
+/** How long a connect may take: a host that does not answer fails the call, not the run. */
+const CONNECT_TIMEOUT_MS = 15_000;
+
 /** A pool for the admin role on `database` (the mail database unless another is named). */
 export function poolFor(target: DbTarget, database = target.settings.name): Pool {
   const s = target.settings;
@@ -64,12 +69,24 @@ export function poolFor(target: DbTarget, database = target.settings.name): Pool
       max: 4,
       idleTimeoutMillis: 5_000,
       application_name: "vmail",
+      // A host that does not answer fails the call in bounded time, not when the OS gives up.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
     // An idle client's error (server restart) must not crash the provider process.
     pool.on("error", () => undefined);
     pools().set(key, pool);
   }
   return pool;
+}
+
+/**
+ * Whether connecting failed for want of a server that answers (refused, unknown host, timeout),
+ * not for something the server said (an SQLSTATE: no such database, a wrong password).
+ */
+function unreachable(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? "";
+  if (/^[0-9A-Z]{5}$/.test(code)) return false;
+  return code.startsWith("E") || /timeout/i.test((error as Error).message);
 }
 
 /** Runs `work` in one transaction, optionally with the rights of `role` (SET LOCAL ROLE). */
@@ -79,7 +96,15 @@ export async function inTransaction<T>(
   work: (client: PoolClient) => Promise<T>,
   database?: string,
 ): Promise<T> {
-  const client = await poolFor(target, database).connect();
+  const client = await poolFor(target, database)
+    .connect()
+    .catch((error: Error) => {
+      if (!unreachable(error)) throw error;
+      const where = dbIdentity({ ...target.settings, name: database ?? target.settings.name });
+      throw new Error(
+        `vmail: cannot reach ${describeTarget(where)} (${error.message}). ${retireHint(where)}`,
+      );
+    });
   try {
     await client.query("BEGIN");
     if (role) await client.query(setRoleSql(role));

@@ -154,7 +154,9 @@ async function lookUpPhysicalDatabase(db: DbTarget): Promise<string | undefined>
 /**
  * Writes the row where it now belongs, then deletes it from where it was, unless "there" is the
  * same database reached another way (a new host name, say), where the delete would remove the
- * row just written.
+ * row just written. The old database is reached before anything is written: if it cannot be,
+ * nothing moves, so a row (and a password made for it) is never in the new database while the
+ * state still records the old one. A retired old database is not reached at all.
  */
 async function moveRow(
   olds: RowInputs<Row>,
@@ -162,14 +164,21 @@ async function moveRow(
   shape: TableShape,
   write: (creating: boolean) => Promise<void>,
 ): Promise<void> {
-  const moved = targetMoved(olds.target, news.target);
-  await write(moved);
-  if (!moved) return;
+  if (!targetMoved(olds.target, news.target)) return write(false);
+  if (providerContext.retired(olds.target)) return write(true);
   const [from, to] = [dbOf(olds), dbOf(news)];
   const key = String(olds.row[shape.key]);
+  const fromId = await physicalDatabase(from).catch((error: Error) => {
+    throw new Error(
+      `vmail: ${shape.table} row ${key} was not moved to ${describeTarget(dbIdentity(to.settings))}: ` +
+        `${error.message}`,
+    );
+  });
+  const toId = await physicalDatabase(to);
+  await write(true);
+  if (fromId === undefined || fromId === toId) return;
   try {
-    const [fromId, toId] = await Promise.all([physicalDatabase(from), physicalDatabase(to)]);
-    if (fromId !== undefined && fromId !== toId) await deleteRow(from, shape, key);
+    await deleteRow(from, shape, key);
   } catch (error) {
     throw new Error(
       `vmail: ${shape.table} row ${key} is now in ${describeTarget(dbIdentity(to.settings))}, but ` +
@@ -198,12 +207,14 @@ function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.Reso
       return { outs: news };
     },
     async read(id: string, props: RowInputs<T>) {
+      if (providerContext.retired(props.target)) return { id, props };
       const row = await readRow(dbOf(props), shape, id);
       if (!row) return { id: "" };
       const current = Object.fromEntries(shape.columns.map((c) => [c, row[c]]));
       return { id, props: { ...props, row: { ...props.row, ...current } } };
     },
     async delete(id: string, props: RowInputs<T>) {
+      if (providerContext.retired(props.target)) return;
       await deleteRow(dbOf(props), shape, id);
     },
   };
@@ -316,6 +327,7 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
     return { outs: await writeUser(news, olds) };
   },
   async read(id: string, props: UserOutputs) {
+    if (providerContext.retired(props.target)) return { id, props };
     const row = await readRow(dbOf(props), USERS, id);
     if (!row) return { id: "" };
     return {
@@ -329,6 +341,7 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
   },
   async delete(id: string, props: UserOutputs) {
     // The row only: the maildir and its mail stay on disk.
+    if (providerContext.retired(props.target)) return;
     await deleteRow(dbOf(props), USERS, id);
   },
 };

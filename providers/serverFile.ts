@@ -117,6 +117,7 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: ServerFileOutputs): Promise<pulumi.dynamic.ReadResult> {
+    if (context.retired(props.server)) return { id, props };
     const current = await readState(context.shellAt(props.server), props.path);
     if (!current.present) return { id: "", props: {} };
     if (props.block) {
@@ -133,6 +134,7 @@ export const serverFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: ServerFileOutputs): Promise<void> {
+    if (context.retired(props.server)) return; // left as it is, on a server vmail gave up on
     await removeFrom(context.shellAt(props.server), props);
   },
 };

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServerAccess } from "../spec/config";
 import { shellQuote } from "../spec/scripts";
+import { retireHint } from "../spec/retiredTargets";
 
 export interface ShellTarget {
   access: ServerAccess;
@@ -308,7 +309,10 @@ async function mustSucceed(
 ): Promise<ShellResult> {
   const result = await runOnServer(target, script, stdin);
   if (result.code !== 0) {
-    throw new Error(`vmail: ${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
+    // ssh's own failures (the server did not answer, refused the key) exit 255.
+    const hint =
+      target.access.kind === "ssh" && result.code === 255 ? ` ${retireHint(target.access)}` : "";
+    throw new Error(`vmail: ${what} failed (exit ${result.code}): ${result.stderr.trim()}${hint}`);
   }
   return result;
 }

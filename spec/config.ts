@@ -30,6 +30,9 @@ import {
   textRule,
 } from "./rules";
 
+import { retiredTargetRule } from "./retiredTargets";
+import { dbIdentity, describeTarget, type ServerAccess } from "./target";
+
 export const NAMESPACE = "vmail";
 
 /** Defaults of the scalar keys. Pulumi.yaml declares the same values (a unit test holds them equal). */
@@ -72,10 +75,10 @@ export const DEFAULTS = {
   rootForward: [],
   rootForwardFile: "/root/.forward",
   accountsFile: "",
+  retiredTargets: [],
 } as const;
 
-export type ServerAccess =
-  { kind: "local" } | { kind: "ssh"; host: string; port: number; user: string; hostKey: string };
+export type { ServerAccess };
 
 export interface DatabaseSettings {
   /** Where the program (and its providers) reach PostgreSQL as the admin role. */
@@ -405,9 +408,14 @@ export function readDatabaseSettings(r: Reader): DatabaseSettings {
 export function parseConnectionSettings(raw: RawConfig): {
   database: DatabaseSettings;
   server: ServerAccess;
+  retiredTargets: string[];
 } {
   const r = new Reader(raw);
-  const result = { database: readDatabaseSettings(r), server: readServerAccess(r) };
+  const result = {
+    database: readDatabaseSettings(r),
+    server: readServerAccess(r),
+    retiredTargets: readRetiredTargets(r),
+  };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return result;
 }
@@ -448,6 +456,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     rootForwardFileRule,
   );
   const protect = r.boolean("protect", DEFAULTS.protect);
+  refuseRetiringWhatIsInUse(r, readRetiredTargets(r), database, server);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     protect,
@@ -695,6 +704,37 @@ export function withCatchAllShields(aliases: AliasSpec[], users: UserSpec[]): Al
     .filter((u) => catchAllDomains.has(u.domain) && !explicit.has(u.address))
     .map((u) => ({ address: u.address, domain: u.domain, targets: [u.address], automatic: true }));
   return [...aliases, ...shields];
+}
+
+/** The databases and servers vmail no longer reaches (spec/retiredTargets.ts). */
+export function readRetiredTargets(r: Reader): string[] {
+  const retired: string[] = [];
+  r.list("retiredTargets").forEach((entry, i) => {
+    const where = `retiredTargets[${i}]`;
+    if (typeof entry !== "string") return r.fail(where, "a target (string)");
+    const problem = retiredTargetRule(entry);
+    if (problem) return r.fail(where, `${JSON.stringify(entry)}: ${problem}`);
+    retired.push(entry);
+  });
+  return retired;
+}
+
+/** A retired target is one the stack has moved away from, never the one it uses now. */
+function refuseRetiringWhatIsInUse(
+  r: Reader,
+  retired: string[],
+  database: DatabaseSettings,
+  server: ServerAccess,
+): void {
+  for (const inUse of [dbIdentity(database), server]) {
+    const at = retired.indexOf(describeTarget(inUse));
+    if (at >= 0) {
+      r.fail(
+        `retiredTargets[${at}]`,
+        `${retired[at]} is where the stack points now; only a database or server it moved away from can be retired`,
+      );
+    }
+  }
 }
 
 function readRootForward(r: Reader): string[] {

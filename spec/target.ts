@@ -3,7 +3,16 @@
 // target shows in the preview as a replacement, and the old row or file is removed from where it
 // was, not from wherever the stack config points now. Pure.
 
-import type { DatabaseSettings, ServerAccess } from "./config";
+/** How vmail reaches the mail server: this machine, or SSH with its pinned host key. */
+export type ServerAccess =
+  { kind: "local" } | { kind: "ssh"; host: string; port: number; user: string; hostKey: string };
+
+/** Where a PostgreSQL database is, as the stack's database settings say. */
+interface DatabaseAddress {
+  host: string;
+  port: number;
+  name: string;
+}
 
 /** The PostgreSQL database a row is in. */
 export interface DbIdentity {
@@ -15,14 +24,14 @@ export interface DbIdentity {
 /** The PostgreSQL server the roles and the database are on. */
 export type PgServerIdentity = Pick<DbIdentity, "host" | "port">;
 
-export function pgServerIdentity(s: Pick<DatabaseSettings, "host" | "port">): PgServerIdentity {
+export function pgServerIdentity(s: Pick<DatabaseAddress, "host" | "port">): PgServerIdentity {
   return { host: s.host, port: s.port };
 }
 
 /** The server a file is on (how vmail reaches it, with its pinned host key). */
 export type ServerIdentity = ServerAccess;
 
-export function dbIdentity(s: Pick<DatabaseSettings, "host" | "port" | "name">): DbIdentity {
+export function dbIdentity(s: DatabaseAddress): DbIdentity {
   return { host: s.host, port: s.port, database: s.name };
 }
 

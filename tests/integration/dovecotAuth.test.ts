@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
+import { DOVECOT_SQL_OWNERSHIP } from "../../components/dovecotAuth";
 import { closePools } from "../../providers/db";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
 import { userProvider, type UserOutputs } from "../../providers/rows";
@@ -62,7 +63,7 @@ async function writeDovecotFiles(password: string): Promise<void> {
         uid,
         gid,
       }),
-      ownership: { mode: "0640", owner: "root", group: "dovecot" },
+      ownership: DOVECOT_SQL_OWNERSHIP,
     },
     {
       path: paths.authInclude,
@@ -128,7 +129,7 @@ after(async () => {
 describe("Dovecot's SQL auth as vmail writes it", () => {
   const passwords = new Map<string, string>();
 
-  it("writes the SQL file 0640 root:dovecot, includes it at the top of 10-auth.conf, and reloads", async () => {
+  it("writes the SQL file as DovecotAuth declares it (0640 root:dovecot), includes it at the top of 10-auth.conf, and reloads", async () => {
     await writeDovecotFiles(db.dovecotPassword);
     const paths = dovecotPaths(dovecot.configDir);
     const sql = await stat(paths.sql);

@@ -118,6 +118,7 @@ void describe("passwords against the real doveadm", () => {
 
   void it("accepts doveadm's output for each accepted scheme and refuses the others", (t) => {
     const listed = doveadm(["pw", "-l"], "").out.trim().split(/\s+/);
+    const checked = { accepted: [] as string[], refused: [] as string[] };
     for (const scheme of listed) {
       const r = doveadm(["pw", "-s", scheme], "vet me\nvet me\n");
       if (r.status !== 0) {
@@ -129,10 +130,17 @@ void describe("passwords against the real doveadm", () => {
       const refused = /is refused/.test(storedHashProblem(`{${scheme}}x`) ?? "");
       if (refused) {
         assert.match(problem ?? "", /is refused/, scheme);
+        checked.refused.push(scheme);
       } else {
         assert.equal(problem, undefined, `${scheme}: ${problem}`);
         assert.equal(parseScheme(hash)?.scheme, scheme);
+        checked.accepted.push(scheme);
       }
     }
+    // Something was judged: at least vmail's own schemes and one doveadm makes that vmail refuses.
+    for (const scheme of HASH_SCHEMES) {
+      assert.ok(checked.accepted.includes(scheme), `doveadm made no ${scheme} hash to vet`);
+    }
+    assert.ok(checked.refused.length > 0, "doveadm made no hash of a refused scheme to vet");
   });
 });

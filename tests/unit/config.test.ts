@@ -352,6 +352,26 @@ describe("bad input is refused, naming the entry and the rule", () => {
   });
 });
 
+describe("retired targets (vmail:retiredTargets)", () => {
+  it("takes databases and servers as vmail's messages name them", () => {
+    const retired = ["postgres old-db.example.net:5432/mail", "ssh root@old-mx.example.net:22"];
+    assert.doesNotThrow(() => dev({ retiredTargets: retired }));
+  });
+
+  it("refuses an entry that names no target, and the targets the stack uses now", () => {
+    assertRefused(
+      { retiredTargets: ["old-db:5432"] },
+      "vmail:retiredTargets[0]",
+      "'postgres HOST:PORT/DATABASE' or 'ssh USER@HOST:PORT'",
+    );
+    assertRefused(
+      { retiredTargets: ["postgres localhost:5432/mail"] },
+      "vmail:retiredTargets[0]",
+      "is where the stack points now",
+    );
+  });
+});
+
 describe("the accounts file (vmail:accountsFile)", () => {
   const file = (data: unknown) => ({ path: "accounts.yaml", data });
   const parseWith = (data: unknown) => parseConfig(rawConfigFor("dev"), file(data));
