@@ -213,9 +213,13 @@ export interface PostconfCleanup {
 /**
  * Records the operator's value of each setting the backup does not know yet (so a setting vmail
  * sets for the first time, in a later version, is recorded too, and one recorded is never
- * recorded again with vmail's own value), then sets the settings with postconf and reloads
- * Postfix if it runs. Refuses virtual domains that are also in mydestination (Postfix would
- * deliver them locally).
+ * recorded again with vmail's own value), then sets the settings with postconf, has `postfix
+ * check` validate the result, and reloads Postfix if it runs. Refuses virtual domains that are
+ * also in mydestination (Postfix would deliver them locally).
+ *
+ * Nothing is left half done: main.cf and the record are copied before anything changes, and if
+ * any step up to the check fails (a setting `postfix check` refuses, say), both are put back
+ * exactly as they were, so main.cf never holds what the Pulumi state says was not applied.
  */
 export function postconfApplyScript(i: PostconfInput, cleanup: PostconfCleanup = {}): string {
   const c = `-c ${shellQuote(i.configDir)}`;
@@ -231,13 +235,20 @@ export function postconfApplyScript(i: PostconfInput, cleanup: PostconfCleanup =
         `case "$mydest" in *${shellQuote(` ${d} `)}*) echo ${shellQuote(`vmail: ${d} is in mydestination; a virtual mailbox domain must not be`)} >&2; exit 3;; esac`,
     ),
   ];
-  if (cleanup.legacyBackupFile) {
-    // The old record covered every setting of its time: one it has no line for was unset.
-    const legacy = shellQuote(cleanup.legacyBackupFile);
+  // Asked before main.cf changes: a setting Postfix refuses makes `postfix status` fail too.
+  lines.push(
+    `if postfix ${c} status >/dev/null 2>&1; then running=yes; else running=no; fi`,
+    ...keepMainCfLines(i),
+  );
+  const legacy = cleanup.legacyBackupFile ? shellQuote(cleanup.legacyBackupFile) : undefined;
+  if (legacy) {
+    // The old record covered every setting of its time: one it has no line for was unset. It is
+    // removed only once the new one has been kept (after the check), never lost to a rollback.
     lines.push(
+      `migrated=no`,
       `if [ ! -e ${backup} ] && [ -e ${legacy} ]; then { cat ${legacy}; ${names
         .map((n) => `${recorded(n)} ${legacy} || echo ${shellQuote(`#unset ${n}`)}`)
-        .join("; ")}; } > ${backup}.tmp; mv ${backup}.tmp ${backup}; rm -f ${legacy}; fi`,
+        .join("; ")}; } > ${backup}.tmp; mv ${backup}.tmp ${backup}; migrated=yes; fi`,
     );
   }
   lines.push(
@@ -267,8 +278,64 @@ export function postconfApplyScript(i: PostconfInput, cleanup: PostconfCleanup =
       `if [ -n "$add" ]; then postconf ${c} -e "proxy_read_maps=$current$add"; fi`,
     );
   }
-  lines.push(reloadPostfixLine(i.configDir));
+  lines.push(...checkOrRollBackLines(i.configDir));
+  if (legacy) lines.push(`if [ "$migrated" = yes ]; then rm -f ${legacy}; fi`);
+  lines.push(`if [ "$running" = yes ]; then postfix ${c} reload; fi`);
   return lines.join("\n");
+}
+
+/**
+ * Keeps copies of main.cf (the file itself, through a symlink) and of vmail's record beside it,
+ * and sets an EXIT trap that puts both back exactly (bytes, mode, owner, times: cp -p, then an
+ * atomic mv in the same directory) if the script ends before checkOrRollBackLines clears it.
+ */
+function keepMainCfLines(i: PostconfInput): string[] {
+  const mainCf = shellQuote(`${i.configDir}/main.cf`);
+  const backup = shellQuote(i.backupFile);
+  const restored = shellQuote(
+    `vmail: main.cf in ${i.configDir} and vmail's record beside it are put back exactly as they were before this run`,
+  );
+  const notRestored = shellQuote(
+    `vmail: could not put main.cf in ${i.configDir} back; the copy from before this run is`,
+  );
+  return [
+    `conf=$(readlink -f -- ${mainCf}) || conf=${mainCf}`,
+    `kept_conf=$(mktemp "$(dirname "$conf")/.vmail-main.cf.XXXXXX")`,
+    `cp -p "$conf" "$kept_conf"`,
+    `kept_record=""`,
+    `if [ -e ${backup} ]; then kept_record=$(mktemp "$(dirname ${backup})/.vmail-record.XXXXXX"); cp -p ${backup} "$kept_record"; fi`,
+    // In a condition -e is off: each step's failure is seen by the && chain.
+    `put_back() { mv -f "$kept_conf" "$conf" && rm -f ${backup}.tmp && if [ -n "$kept_record" ]; then mv -f "$kept_record" ${backup}; else rm -f ${backup}; fi; }`,
+    `on_exit() { if put_back; then echo ${restored} >&2; else echo ${notRestored} "$kept_conf" >&2; fi; }`,
+    `trap on_exit EXIT`,
+    // A dropped ssh session or a kill ends the script through the trap too.
+    `trap 'exit 129' HUP INT TERM`,
+  ];
+}
+
+/**
+ * Runs `postfix check` on the changed main.cf, whether or not Postfix runs (a stopped Postfix
+ * would refuse to start on it), and fails with Postfix's own message if it fails: main.cf is then
+ * put back by keepMainCfLines' trap. Postfix writes its messages to stderr only when that is a
+ * terminal (else only to the mail log), so the check runs under script(1)'s pseudo-terminal where
+ * script is there. A passed check drops the copies and clears the trap.
+ */
+function checkOrRollBackLines(configDir: string): string[] {
+  const check = `postfix -c ${shellQuote(configDir)} check`;
+  const refused = shellQuote(
+    `vmail: postfix check failed on main.cf in ${configDir} with vmail's settings`,
+  );
+  return [
+    `if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then`,
+    `  checked=$(SHELL=/bin/sh script -qec ${shellQuote(check)} /dev/null </dev/null 2>&1) && passed=yes || passed=no`,
+    `else`,
+    `  checked=$(${check} 2>&1) && passed=yes || passed=no`,
+    `fi`,
+    `if [ -n "$checked" ]; then printf '%s\\n' "$checked" | tr -d '\\r' >&2; fi`,
+    `if [ "$passed" != yes ]; then echo ${refused} >&2; exit 3; fi`,
+    `trap - EXIT HUP INT TERM`,
+    `rm -f "$kept_conf" "$kept_record"`,
+  ];
 }
 
 /** Drops vmail's own entries from proxy_read_maps and keeps the rest as it was. */
@@ -342,7 +409,8 @@ export function parsePostconfValues(stdout: string, names: string[]): Record<str
 
 /**
  * Reloads Postfix when it runs, after `postfix check` has passed. Either one's failure fails the
- * script with Postfix's own message, so a bad setting never passes as a success.
+ * script, so a bad setting never passes as a success. (The apply script checks, and rolls back,
+ * on its own: see checkOrRollBackLines.)
  */
 function reloadPostfixLine(configDir: string): string {
   const c = `-c ${shellQuote(configDir)}`;
