@@ -311,11 +311,15 @@ class Reader {
   }
 }
 
-/** A fixed id for the mail owner: a regular one (Debian's first is 1000), never a system one. */
+/**
+ * A fixed id for the mail owner: a regular one, in Debian's UID_MIN..UID_MAX (GID_MIN..GID_MAX) of
+ * /etc/login.defs, never a system one nor one above (nobody's 65534, ids kept for other uses). The
+ * server's own login.defs is checked again when the account is made (mailOwnerScript).
+ */
 const uidRule = (v: number) =>
-  v >= 1000 && v <= 2 ** 31 - 1
+  v >= 1000 && v <= 60000
     ? undefined
-    : "the mail owner's id is a regular one, from 1000 to 2147483647 (below are system accounts)";
+    : "the mail owner's id is a regular one, from 1000 to 60000 (UID_MIN to UID_MAX in Debian's /etc/login.defs; below are system accounts; above are nobody's 65534 and ids kept for other uses)";
 const versionRule = (v: number) =>
   v >= 1 ? undefined : "a version counts from 1 up (raise it by one to rotate)";
 

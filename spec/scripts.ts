@@ -143,6 +143,11 @@ export interface OwnerAccount {
 /**
  * Creates the group, the user (no login shell) and the mailbox base if missing, checks a fixed
  * uid/gid against what exists, and prints "UID GID" as the server has them.
+ *
+ * The ids must be regular ones: from UID_MIN to UID_MAX (GID_MIN to GID_MAX) of the server's
+ * /etc/login.defs, 1000 to 60000 where it has none (Debian's). Below are system accounts; above
+ * are nobody (65534) and ranges kept for other uses (systemd's dynamic users, containers). A fixed
+ * id outside is refused before anything is made; an existing account outside, after reading it.
  */
 export function mailOwnerScript(a: OwnerAccount): string {
   const user = shellQuote(a.user);
@@ -152,7 +157,17 @@ export function mailOwnerScript(a: OwnerAccount): string {
     id === undefined
       ? ""
       : `if [ "${actual}" != ${shellQuote(String(id))} ]; then echo ${shellQuote(`vmail: ${kind} exists with id`)} "${actual}," ${shellQuote(`config asks for ${id}`)} >&2; exit 3; fi`;
+  const fixedInRange = (kind: "uid" | "gid", id: number | undefined) =>
+    id === undefined
+      ? ""
+      : `if [ ${id} -lt "$${kind}_min" ] || [ ${id} -gt "$${kind}_max" ]; then echo ${shellQuote(`vmail: config asks for ${kind} ${id} for the mail owner, outside the regular ${kind}s`)} "$${kind}_min to $${kind}_max" ${shellQuote(`(/etc/login.defs); ids outside are system or reserved ones`)} >&2; exit 3; fi`;
   return [
+    // The last value of a key, if it is a number; else Debian's default.
+    `login_defs() { v=$(awk -v k="$1" '$1 == k { v = $2 } END { print v }' /etc/login.defs 2>/dev/null || true); case "$v" in ''|*[!0-9]*) echo "$2";; *) echo "$v";; esac; }`,
+    `uid_min=$(login_defs UID_MIN 1000); uid_max=$(login_defs UID_MAX 60000)`,
+    `gid_min=$(login_defs GID_MIN 1000); gid_max=$(login_defs GID_MAX 60000)`,
+    fixedInRange("uid", a.uid),
+    fixedInRange("gid", a.gid),
     `if ! getent group ${group} >/dev/null; then groupadd ${a.gid !== undefined ? `-g ${a.gid} ` : ""}${group}; fi`,
     `nologin=$(command -v nologin || echo /usr/sbin/nologin)`,
     `if ! getent passwd ${user} >/dev/null; then`,
@@ -162,10 +177,8 @@ export function mailOwnerScript(a: OwnerAccount): string {
     `gid=$(getent group ${group} | cut -d: -f3)`,
     want(`user ${a.user}`, a.uid, "$uid"),
     want(`group ${a.group}`, a.gid, "$gid"),
-    // Never a system account or group (an existing one, say, made with useradd -r).
-    `uid_min=$(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null || true)`,
-    `gid_min=$(awk '$1 == "GID_MIN" { print $2 }' /etc/login.defs 2>/dev/null || true)`,
-    `if [ "$uid" -lt "\${uid_min:-1000}" ] || [ "$gid" -lt "\${gid_min:-1000}" ]; then echo ${shellQuote(`vmail: ${a.user}:${a.group} is a system account`)} "(uid $uid, gid $gid; regular ids start at \${uid_min:-1000}/\${gid_min:-1000})" >&2; exit 3; fi`,
+    // Never a system account or group (an existing one, say, made with useradd -r), nor nobody.
+    `if [ "$uid" -lt "$uid_min" ] || [ "$uid" -gt "$uid_max" ] || [ "$gid" -lt "$gid_min" ] || [ "$gid" -gt "$gid_max" ]; then echo ${shellQuote(`vmail: ${a.user}:${a.group} is a system account`)} "(uid $uid, gid $gid; regular uids are $uid_min to $uid_max, gids $gid_min to $gid_max, as /etc/login.defs has them)" >&2; exit 3; fi`,
     `mkdir -p ${base}`,
     `chown ${shellQuote(`${a.user}:${a.group}`)} ${base}`,
     `chmod 0750 ${base}`,

@@ -231,6 +231,9 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused({ mailGroup: "root" }, "vmail:mailGroup", "the mail owner is not root");
     assertRefused({ mailUid: 101 }, "vmail:mailUid", "below are system accounts");
     assertRefused({ mailGid: 999 }, "vmail:mailGid", "below are system accounts");
+    assertRefused({ mailUid: 65000 }, "vmail:mailUid", "from 1000 to 60000", "nobody's 65534");
+    assertRefused({ mailGid: 60001 }, "vmail:mailGid", "from 1000 to 60000");
+    assert.equal(dev({ mailUid: 60000, mailGid: 1000 }).owner.uid, 60000);
     for (const base of ["/", "/etc", "/var/", "/usr/local/mail", "/home"]) {
       assertRefused({ mailboxBase: base }, "vmail:mailboxBase", "mailbox base");
     }
