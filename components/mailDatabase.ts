@@ -9,11 +9,11 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CheckpointGuard } from "../resources/checkpointGuard";
+import { CheckpointGuard, DestroyGuard } from "../resources/checkpointGuard";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings } from "../spec/config";
 import { pgServerIdentity } from "../spec/target";
-import { ALIASES, TRANSPORTS, USERS } from "../spec/tables";
+import { TABLES, usersColumnsReadBy, wholeTablesReadBy, type MailReader } from "../spec/tables";
 import { MailSchema } from "./mailSchema";
 
 export interface MailDatabaseArgs {
@@ -63,15 +63,12 @@ export class MailDatabase extends pulumi.ComponentResource {
       },
       child("postgresql"),
     );
-    // Roles and the database are created only after the guard has checked that this run may (and
-    // that a new pgHost or pgPort has them already).
+    // Roles and the database are created (or dropped) only after the guard has checked that this
+    // run may (and that a new pgHost or pgPort has them already).
+    const roles = [s.readerRole, s.ownerRole, ...(s.dovecotRole ? [s.dovecotRole] : [])];
     const guard = new CheckpointGuard(
       `${name}-checkpoint-guard`,
-      {
-        database: s.name,
-        roles: [s.readerRole, s.ownerRole, ...(s.dovecotRole ? [s.dovecotRole] : [])],
-        server: pgServerIdentity(s),
-      },
+      { database: s.name, roles, server: pgServerIdentity(s) },
       child("checkpoint-guard"),
     );
     const pg = (formerly?: string, more: pulumi.CustomResourceOptions = {}) =>
@@ -179,7 +176,8 @@ export class MailDatabase extends pulumi.ComponentResource {
       schemaUsage(reader.name),
       pg(`${s.readerRole}-schema-usage`, { dependsOn: [schema.tables, lockdown] }),
     );
-    // Postfix reads transports and aliases whole, and of users only what its maps look up.
+    // What each role may read comes from the tables' description (spec/tables.ts): Postfix
+    // reads transports and aliases whole, and of users only what its maps look up.
     // Replaced old-first: deleting a table grant revokes SELECT on every table it named (each
     // column grant included), which would undo a new grant made before it.
     const select = new postgresql.Grant(
@@ -188,26 +186,28 @@ export class MailDatabase extends pulumi.ComponentResource {
         ...inDb,
         role: reader.name,
         objectType: "table",
-        objects: [TRANSPORTS.table, ALIASES.table],
+        objects: wholeTablesReadBy("postfix"),
         privileges: ["SELECT"],
       },
       pg(`${s.readerRole}-select`, { dependsOn: [schema.tables], deleteBeforeReplace: true }),
     );
-    /** SELECT on some of the users table's columns. */
-    const usersColumns = (role: pulumi.Input<string>, columns: string[]) => ({
+    /** SELECT on the users columns `reader`'s role may read. */
+    const usersColumns = (role: pulumi.Input<string>, mailReader: MailReader) => ({
       ...inDb,
       role,
       objectType: "column",
-      objects: [USERS.table],
-      columns,
+      objects: [TABLES.users.table],
+      columns: usersColumnsReadBy(mailReader),
       privileges: ["SELECT"],
     });
     const readerUsers = new postgresql.Grant(
       `${name}-reader-select-users`,
-      usersColumns(reader.name, ["email", "maildir"]),
+      usersColumns(reader.name, "postfix"),
       pg(undefined, { dependsOn: [schema.tables, select] }),
     );
     const ready = [...schema.ready, publicDb, connect, lockdown, usage, select, readerUsers];
+    /** What a destroy drops (the DestroyGuard's dependencies), with `ready`. */
+    const dropped: pulumi.Resource[] = [reader, owner, database];
 
     // Dovecot checks passwords: its role may read the hashes, and nothing but the users table.
     // Its grants follow the reader's on the same objects (see "one after the other" above).
@@ -215,6 +215,7 @@ export class MailDatabase extends pulumi.ComponentResource {
       const version = s.dovecotPasswordVersion;
       this.dovecotPassword = password("dovecot", s.dovecotRole, version);
       const dovecot = role("dovecot", s.dovecotRole, { password: this.dovecotPassword, version });
+      dropped.push(dovecot);
       const dovecotConnect = new postgresql.Grant(
         `${name}-dovecot-connect`,
         connectTo(dovecot.name),
@@ -227,12 +228,19 @@ export class MailDatabase extends pulumi.ComponentResource {
       );
       const dovecotUsers = new postgresql.Grant(
         `${name}-dovecot-select-users`,
-        usersColumns(dovecot.name, ["email", "password", "maildir"]),
+        usersColumns(dovecot.name, "dovecot"),
         pg(undefined, { dependsOn: [schema.tables, readerUsers] }),
       );
       ready.push(dovecotConnect, dovecotUsage, dovecotUsers);
     }
     this.ready = ready;
+    // Made last and, in a destroy, deleted first: it refuses a destroy without checkpoints before
+    // a grant, a role or the database is dropped.
+    new DestroyGuard(
+      `${name}-destroy-guard`,
+      { database: s.name, roles },
+      child(undefined, { dependsOn: [...dropped, ...ready] }),
+    );
     this.registerOutputs({
       databaseName: this.databaseName,
       readerPassword: this.readerPassword,

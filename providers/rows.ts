@@ -101,6 +101,11 @@ export async function readRow(
   return result.rows[0];
 }
 
+/** The named columns of a row as read back, for a refresh to compare with the state. */
+function columnsOf(row: Row, columns: string[]): Row {
+  return Object.fromEntries(columns.map((c) => [c, row[c]]));
+}
+
 /** Names of the fields that differ, compared as JSON. */
 function changedFields<T extends object>(olds: T, news: T, fields: (keyof T & string)[]): string[] {
   return fields.filter((f) => JSON.stringify(olds[f] ?? null) !== JSON.stringify(news[f] ?? null));
@@ -210,8 +215,7 @@ function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.Reso
       if (providerContext.retired(props.target)) return { id, props };
       const row = await readRow(dbOf(props), shape, id);
       if (!row) return { id: "" };
-      const current = Object.fromEntries(shape.columns.map((c) => [c, row[c]]));
-      return { id, props: { ...props, row: { ...props.row, ...current } } };
+      return { id, props: { ...props, row: { ...props.row, ...columnsOf(row, shape.columns) } } };
     },
     async delete(id: string, props: RowInputs<T>) {
       if (providerContext.retired(props.target)) return;
@@ -237,6 +241,9 @@ export const domainProvider = plainRowProvider<DomainRow>(TRANSPORTS);
 export const aliasProvider = plainRowProvider<AliasRow>(ALIASES);
 
 // --- users ------------------------------------------------------------------------------------
+
+/** The users columns vmail writes from the config, but the password (see passwordFor). */
+const USER_COLUMNS = USERS.columns.filter((c) => c !== "password");
 
 /** A user's columns (all but the password) and how its password is made. */
 export interface UserRow extends Row {
@@ -316,8 +323,8 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
   },
   diff(_id, olds: UserOutputs, news: UserInputs) {
     const changed =
-      changedFields(olds.row, news.row, ["realname", "maildir", "scheme", "generateVersion"])
-        .length > 0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
+      changedFields(olds.row, news.row, [...USER_COLUMNS, "scheme", "generateVersion"]).length >
+        0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
     const drifted = olds.storedHash !== olds.writtenHash;
     return Promise.resolve({
       changes: changed || drifted || targetChanged(olds.target, news.target),
@@ -334,7 +341,7 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       id,
       props: {
         ...props,
-        row: { ...props.row, realname: row.realname, maildir: row.maildir },
+        row: { ...props.row, ...columnsOf(row, USER_COLUMNS) },
         storedHash: row.password,
       },
     };

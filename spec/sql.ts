@@ -3,30 +3,26 @@
 // (with pg's own escapeIdentifier).
 
 import { escapeIdentifier } from "pg";
-import { MANAGED_ROWS, type TableShape } from "./tables";
+import { MANAGED_ROWS, TABLES, type TableShape, type TableSpec } from "./tables";
 
 /**
- * The three tables of the articles, then vmail's list of its rows. One deliberate change:
- * transports.gid is not UNIQUE, since every domain is delivered to the same mail owner's group
- * and a second domain would otherwise be refused.
+ * A table's statements, from its description: the version 1 columns make the table, each later
+ * column is added. Every statement is idempotent, so running them all again (a new column, or a
+ * run killed half-way) changes only what is missing.
  */
+export function tableDdl(spec: TableSpec): string[] {
+  const columns = [spec.key, ...spec.columns];
+  const first = columns.filter((c) => c.since === 1).map((c) => `${c.name} ${c.sql}`);
+  const added = columns.filter((c) => c.since > 1);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${spec.table} (\n    ${first.join(",\n    ")}\n  )`,
+    ...added.map((c) => `ALTER TABLE ${spec.table} ADD COLUMN IF NOT EXISTS ${c.name} ${c.sql}`),
+  ];
+}
+
+/** The mail tables as described in spec/tables.ts, then vmail's list of its rows. */
 export const CREATE_TABLES = [
-  `CREATE TABLE IF NOT EXISTS users (
-    email TEXT PRIMARY KEY,
-    password TEXT NOT NULL,
-    realname TEXT,
-    maildir TEXT NOT NULL,
-    created TIMESTAMP WITH TIME ZONE DEFAULT now()
-  )`,
-  `CREATE TABLE IF NOT EXISTS transports (
-    domain TEXT PRIMARY KEY,
-    gid INTEGER NOT NULL,
-    transport TEXT NOT NULL
-  )`,
-  `CREATE TABLE IF NOT EXISTS aliases (
-    alias TEXT PRIMARY KEY,
-    email TEXT NOT NULL
-  )`,
+  ...Object.values(TABLES).flatMap(tableDdl),
   // vmail's own bookkeeping: the rows it wrote. A create that finds a row not listed here (the
   // server had it before vmail) refuses to overwrite it. Written in the same transaction as the
   // row, so a run killed after the write leaves a row the next run knows as its own.
