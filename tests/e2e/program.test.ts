@@ -752,6 +752,27 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     await timed("program: unprotect", () => t.stack.up(t.opts()));
   });
 
+  it("7c. a destroy without checkpoints is refused before a role or the database is dropped", async () => {
+    const env = t.stack.workspace.envVars;
+    env.PULUMI_SKIP_CHECKPOINTS = "true";
+    try {
+      await assert.rejects(
+        t.stack.destroy(t.opts()),
+        /PULUMI_SKIP_CHECKPOINTS is set, but this run would drop database mail, role mailreader, role mailreader_admin, role maildovecot/,
+      );
+    } finally {
+      delete env.PULUMI_SKIP_CHECKPOINTS;
+    }
+    const kept = await superuserQuery<{ name: string }>(
+      cluster,
+      "SELECT rolname AS name FROM pg_roles WHERE rolname IN ('mailreader', 'mailreader_admin', 'maildovecot') UNION ALL SELECT datname FROM pg_database WHERE datname = 'mail' ORDER BY 1",
+    );
+    assert.deepEqual(
+      kept.map((r) => r.name),
+      ["mail", "maildovecot", "mailreader", "mailreader_admin"],
+    );
+  });
+
   it("8. destroy (protect: false) removes what vmail made and keeps every maildir", async () => {
     const result = await timed("program: destroy", () => t.stack.destroy(t.opts()));
     assert.equal(result.summary.result, "succeeded");
