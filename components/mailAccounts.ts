@@ -48,6 +48,8 @@ export class MailAccounts extends pulumi.ComponentResource {
   readonly domains: MailDomain[];
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;
+  /** Every row resource, once the last batch is registered. */
+  readonly registered: Promise<pulumi.Resource[]>;
 
   constructor(name: string, args: MailAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailAccounts", name, {}, opts);
@@ -76,6 +78,7 @@ export class MailAccounts extends pulumi.ComponentResource {
     ];
     // Users come first, in spec order: made[i] is the resource of args.users[i].
     const rows = registerInBatches(entries);
+    this.registered = rows.then((made) => [...this.domains, ...made]);
     const generated = pulumi.output(rows).apply((made) => {
       const pairs = args.users.flatMap((u, i) =>
         u.password.kind === "generated" ? [{ address: u.address, user: made[i] as MailUser }] : [],

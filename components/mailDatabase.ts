@@ -9,7 +9,7 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CheckpointGuard, DestroyGuard } from "../resources/checkpointGuard";
+import { CheckpointGuard } from "../resources/checkpointGuard";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings } from "../spec/config";
 import { pgServerIdentity } from "../spec/target";
@@ -35,6 +35,8 @@ export class MailDatabase extends pulumi.ComponentResource {
   /** The owner role's password (secret), when it may log in (ownerLogin). */
   readonly ownerPassword?: pulumi.Output<string>;
   readonly databaseName: pulumi.Output<string>;
+  /** What a destroy drops that cannot be made again at will: named by MailServer's DestroyGuard. */
+  readonly dropsOnDestroy: { database: string; roles: string[] };
   /** Done when the tables exist and the reader's grants are in place: rows may be written. */
   readonly ready: pulumi.Resource[];
 
@@ -206,8 +208,6 @@ export class MailDatabase extends pulumi.ComponentResource {
       pg(undefined, { dependsOn: [schema.tables, select] }),
     );
     const ready = [...schema.ready, publicDb, connect, lockdown, usage, select, readerUsers];
-    /** What a destroy drops (the DestroyGuard's dependencies), with `ready`. */
-    const dropped: pulumi.Resource[] = [reader, owner, database];
 
     // Dovecot checks passwords: its role may read the hashes, and nothing but the users table.
     // Its grants follow the reader's on the same objects (see "one after the other" above).
@@ -215,7 +215,6 @@ export class MailDatabase extends pulumi.ComponentResource {
       const version = s.dovecotPasswordVersion;
       this.dovecotPassword = password("dovecot", s.dovecotRole, version);
       const dovecot = role("dovecot", s.dovecotRole, { password: this.dovecotPassword, version });
-      dropped.push(dovecot);
       const dovecotConnect = new postgresql.Grant(
         `${name}-dovecot-connect`,
         connectTo(dovecot.name),
@@ -234,13 +233,7 @@ export class MailDatabase extends pulumi.ComponentResource {
       ready.push(dovecotConnect, dovecotUsage, dovecotUsers);
     }
     this.ready = ready;
-    // Made last and, in a destroy, deleted first: it refuses a destroy without checkpoints before
-    // a grant, a role or the database is dropped.
-    new DestroyGuard(
-      `${name}-destroy-guard`,
-      { database: s.name, roles },
-      child(undefined, { dependsOn: [...dropped, ...ready] }),
-    );
+    this.dropsOnDestroy = { database: s.name, roles };
     this.registerOutputs({
       databaseName: this.databaseName,
       readerPassword: this.readerPassword,

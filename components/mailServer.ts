@@ -2,6 +2,7 @@
 // Dovecot's SQL auth and root's mail for one server. It holds no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
+import { DestroyGuard } from "../resources/checkpointGuard";
 import { Server } from "../resources/server";
 import type { MailSpec } from "../spec/config";
 import { dbIdentity } from "../spec/target";
@@ -75,7 +76,7 @@ export class MailServer extends pulumi.ComponentResource {
       },
       child("postfix-maps"),
     );
-    new PostfixSettings(
+    const settings = new PostfixSettings(
       `${name}-postfix-settings`,
       {
         server,
@@ -90,9 +91,10 @@ export class MailServer extends pulumi.ComponentResource {
       },
       child("postfix-settings"),
     );
+    const parts: pulumi.Resource[] = [owner, database, maps, settings];
     const dovecotRole = spec.database.dovecotRole;
     if (dovecotRole && database.dovecotPassword) {
-      new DovecotAuth(
+      const dovecot = new DovecotAuth(
         `${name}-dovecot-auth`,
         {
           server,
@@ -106,14 +108,28 @@ export class MailServer extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      parts.push(dovecot);
     }
     if (spec.rootForward.length > 0) {
-      new RootForward(
+      const forward = new RootForward(
         `${name}-root-forward`,
         { server, targets: spec.rootForward, path: spec.rootForwardFile },
         child("root-mail"),
       );
+      parts.push(forward);
     }
+    // Waits for every other resource of the stack, so an `up` makes it last and a destroy deletes
+    // it first: protected (vmail:protect), it stops a destroy before a row, a file or the database
+    // is gone, and without checkpoints its delete refuses before a role or the database is dropped.
+    const everything: Promise<pulumi.Resource[]> = accounts.registered.then((rows) => [
+      ...parts,
+      ...rows,
+    ]);
+    new DestroyGuard(`${name}-destroy-guard`, database.dropsOnDestroy, {
+      parent: this,
+      protect: spec.protect,
+      dependsOn: everything,
+    });
 
     this.uid = owner.uid;
     this.gid = owner.gid;

@@ -582,6 +582,7 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
       "create mail-postfix-maps-transport",
       "update dave@example.com",
       "update mail-database-schema-pg-hba",
+      "update mail-database-schema-pg-reload", // PostgreSQL rereads the repaired pg_hba.conf
       "update mail-postfix-maps-aliases",
       "update mail-postfix-maps-mailboxes",
       "update mail-postfix-settings-main-cf",
@@ -747,7 +748,10 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
       "SELECT count(*)::int AS n FROM pg_database WHERE datname = 'mail'",
     );
     assert.equal(n, 1, "the mail database is still there");
-    assert.ok((await countUsers("%")) > 0, "and its rows");
+    // The guard that waits for everything is deleted first, and refuses: nothing else is gone.
+    assert.ok((await countUsers("%")) > BULK_USERS, "and its rows");
+    assert.ok(existsSync(mapFilePath(paths().mapsDir, "mailboxes")), "and Postfix's maps");
+    assert.equal(postconf("virtual_mailbox_maps"), `pgsql:${paths().mapsDir}/mailboxes.cf`);
     t.setConfig({ "vmail:protect": { value: "false" } });
     await timed("program: unprotect", () => t.stack.up(t.opts()));
   });

@@ -9,6 +9,8 @@ export interface Recorded {
   resource: pulumi.Resource;
   parent?: pulumi.Resource;
   dependsOn: pulumi.Resource[];
+  /** The `protect` option it was registered with. */
+  protect: boolean;
   props: Record<string, unknown>;
 }
 
@@ -49,6 +51,7 @@ export class MockEngine {
         : dependsOn
           ? [dependsOn]
           : []) as pulumi.Resource[],
+      protect: (args.opts as pulumi.CustomResourceOptions).protect ?? false,
       props: args.props,
     });
     return undefined;
