@@ -205,7 +205,8 @@ export class MailDatabase extends pulumi.ComponentResource {
     const readerUsers = new postgresql.Grant(
       `${name}-reader-select-users`,
       usersColumns(reader.name, "postfix"),
-      pg(undefined, { dependsOn: [schema.tables, select] }),
+      // A new column replaces it: the old grant's REVOKE must not undo the new one's columns.
+      pg(undefined, { dependsOn: [schema.tables, select], deleteBeforeReplace: true }),
     );
     const ready = [...schema.ready, publicDb, connect, lockdown, usage, select, readerUsers];
 
@@ -228,7 +229,7 @@ export class MailDatabase extends pulumi.ComponentResource {
       const dovecotUsers = new postgresql.Grant(
         `${name}-dovecot-select-users`,
         usersColumns(dovecot.name, "dovecot"),
-        pg(undefined, { dependsOn: [schema.tables, readerUsers] }),
+        pg(undefined, { dependsOn: [schema.tables, readerUsers], deleteBeforeReplace: true }),
       );
       ready.push(dovecotConnect, dovecotUsage, dovecotUsers);
     }
