@@ -6,6 +6,21 @@ import type { HashScheme } from "../spec/passwords";
 import type { DbIdentity } from "../spec/target";
 import { providerShim } from "./providerShim";
 
+/**
+ * The stack writing the rows, `organization/project/stack`, in each row's inputs: the provider
+ * records it with the row and refuses or leaves alone a row another stack on the same database
+ * wrote (providers/rows.ts). The engine gives the provider process the project, not the stack.
+ */
+function writtenBy(): string {
+  let organization = "organization"; // a DIY backend's, where the engine names none (mocks)
+  try {
+    organization = pulumi.getOrganization();
+  } catch {
+    // keep the default
+  }
+  return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
 export interface MailDomainArgs {
   /** The database the row is in. */
   target: DbIdentity;
@@ -17,7 +32,8 @@ export interface MailDomainArgs {
 export class MailDomain extends pulumi.dynamic.Resource {
   constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
     const transport = args.transport ?? "virtual:";
-    const row = pulumi.output(args.gid).apply((gid) => ({ domain, gid, transport }));
+    const stack = writtenBy();
+    const row = pulumi.output(args.gid).apply((gid) => ({ domain, gid, transport, stack }));
     const props = { row, target: args.target };
     super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
   }
@@ -32,7 +48,8 @@ export interface MailAliasArgs {
 /** An aliases row; `@domain` is the domain's catch-all. */
 export class MailAlias extends pulumi.dynamic.Resource {
   constructor(alias: string, args: MailAliasArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { row: { alias, email: args.targets.join(", ") }, target: args.target };
+    const row = { alias, email: args.targets.join(", "), stack: writtenBy() };
+    const props = { row, target: args.target };
     super(providerShim("alias"), alias, props, opts, "vmail", "MailAlias");
   }
 }
@@ -57,7 +74,13 @@ export class MailUser extends pulumi.dynamic.Resource {
   constructor(email: string, args: MailUserArgs, opts?: pulumi.CustomResourceOptions) {
     // Only the keys this user has: the SDK keeps an Output and four promises for every key, which
     // at thousands of rows is most of the program's memory.
-    const row = { email, realname: args.realname, maildir: args.maildir, scheme: args.scheme };
+    const row = {
+      email,
+      realname: args.realname,
+      maildir: args.maildir,
+      scheme: args.scheme,
+      stack: writtenBy(),
+    };
     const props: Record<string, unknown> = { row, target: args.target };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);
     if (args.password !== undefined) props.password = pulumi.secret(args.password);

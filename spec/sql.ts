@@ -31,10 +31,15 @@ export const CREATE_TABLES = [
     key TEXT NOT NULL,
     PRIMARY KEY (tbl, key)
   )`,
+  // And the stack that wrote each row (`organization/project/stack`), so two stacks pointed at
+  // one database neither overwrite nor delete each other's rows. NULL: recorded before vmail
+  // recorded stacks (providers/rows.ts says who may claim such a row).
+  `ALTER TABLE ${MANAGED_ROWS} ADD COLUMN IF NOT EXISTS stack TEXT`,
   // For whoever finds the table in the database: a DBA who drops it makes deletes fail.
   `COMMENT ON TABLE ${MANAGED_ROWS} IS 'vmail''s record of the users, transports and aliases rows ` +
-    `it wrote. Do not drop or edit it: vmail deletes rows only while this table exists, and ` +
-    `refuses to overwrite a row not listed here.'`,
+    `it wrote, and of the stack that wrote each. Do not drop or edit it: vmail deletes rows only ` +
+    `while this table exists, refuses to overwrite a row not listed here, and leaves a row ` +
+    `another stack wrote as it is.'`,
 ];
 
 /** Run as the admin role inside the mail database: hand schema public to the owner role. */
@@ -62,11 +67,16 @@ export function upsertSql(shape: TableShape): string {
   );
 }
 
-/** Whether the row of $1 exists, and whether vmail wrote it: `present`, `ours`. */
+/**
+ * Whether the row of $1 exists, whether vmail wrote it, and which stack: `present`, `ours`,
+ * `stack` (null: none recorded). The stack is read through to_jsonb, which has no such key in a
+ * list made before vmail recorded stacks, so a delete works there before `up` adds the column.
+ */
 export function ownershipSql(shape: TableShape): string {
   return (
     `SELECT EXISTS (SELECT 1 FROM ${shape.table} WHERE ${shape.key} = $1) AS present, ` +
-    `EXISTS (SELECT 1 FROM ${MANAGED_ROWS} WHERE tbl = '${shape.table}' AND key = $1) AS ours`
+    `m.key IS NOT NULL AS ours, to_jsonb(m) ->> 'stack' AS stack ` +
+    `FROM (SELECT 1) AS one LEFT JOIN ${MANAGED_ROWS} AS m ON m.tbl = '${shape.table}' AND m.key = $1`
   );
 }
 
@@ -78,13 +88,29 @@ export function tablesPresentSql(shape: TableShape): string {
   );
 }
 
-/** Records the row of $1 as vmail's. */
+/**
+ * Records the row of $1 as written by stack $2 (null: keeps what is recorded), unless another
+ * stack is recorded and $3 (adopt) is false: then it returns no row. One statement, so two stacks
+ * writing the same row at once cannot both take it: the second waits for the first's mark.
+ */
 export function markOursSql(shape: TableShape): string {
-  return `INSERT INTO ${MANAGED_ROWS} (tbl, key) VALUES ('${shape.table}', $1) ON CONFLICT DO NOTHING`;
+  return (
+    `INSERT INTO ${MANAGED_ROWS} AS m (tbl, key, stack) VALUES ('${shape.table}', $1, $2) ` +
+    `ON CONFLICT (tbl, key) DO UPDATE SET stack = coalesce(EXCLUDED.stack, m.stack) ` +
+    `WHERE m.stack IS NULL OR EXCLUDED.stack IS NULL OR m.stack = EXCLUDED.stack OR $3::boolean ` +
+    `RETURNING key`
+  );
 }
 
+/**
+ * Forgets the row of $1 if stack $2 wrote it or no stack is recorded (null $2: only then). Reads
+ * the stack as ownershipSql does, so it works on a list made before vmail recorded stacks.
+ */
 export function unmarkSql(shape: TableShape): string {
-  return `DELETE FROM ${MANAGED_ROWS} WHERE tbl = '${shape.table}' AND key = $1`;
+  return (
+    `DELETE FROM ${MANAGED_ROWS} AS m WHERE tbl = '${shape.table}' AND key = $1 ` +
+    `AND (to_jsonb(m) ->> 'stack' IS NULL OR to_jsonb(m) ->> 'stack' = $2)`
+  );
 }
 
 export function deleteSql(shape: TableShape): string {
