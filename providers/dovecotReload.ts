@@ -4,7 +4,8 @@
 // the files, so a refusal stops the run before any is written; its create and update check
 // again, strictly, so a server the preview could not reach is refused before anything changes
 // too. The reload comes after the files: it checks again, then reloads once `doveconf -n`
-// accepts the configuration.
+// accepts the configuration, refusing a running Dovecot that was started with another config
+// file (it would reload that one and load nothing of vmail's).
 
 import type * as pulumi from "@pulumi/pulumi";
 import type { DovecotGuardInputs, DovecotReloadInputs } from "../resources/dovecotReload";

@@ -129,14 +129,34 @@ export function dovecotRefusal(found: string, configDir: string): string | undef
 
 /**
  * Checks the whole configuration with `doveconf -n` (its own message on failure), then reloads
- * Dovecot if it runs (its master.pid under base_dir names a live process).
+ * Dovecot if it runs (its master.pid under base_dir names a live process). A master running for
+ * that base_dir but started with another config file (`dovecot -c OTHER`, or no -c: Dovecot's
+ * default /etc/dovecot/dovecot.conf) is refused: `doveadm reload` would reload that config, and
+ * nothing of vmail's. The master's config comes from its command line in /proc; where that
+ * cannot be read (no /proc), the reload goes on as before.
  */
 export function dovecotReloadScript(configDir: string): string {
   const conf = shellQuote(dovecotPaths(configDir).main);
   return [
     `doveconf -c ${conf} -n >/dev/null`,
     `base=$(doveconf -c ${conf} -h base_dir)`,
-    'if [ -f "$base/master.pid" ] && kill -0 "$(cat "$base/master.pid")" 2>/dev/null; then',
+    'pid=$(cat "$base/master.pid" 2>/dev/null || true)',
+    'if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
+    '  if [ -r "/proc/$pid/cmdline" ]; then',
+    // Dovecot's getopt takes both `-c FILE` and `-cFILE`; the last one counts.
+    String.raw`    running=$(tr '\0' '\n' <"/proc/$pid/cmdline" | awk '`,
+    String.raw`      p { f = $0; p = 0; next } $0 == "-c" { p = 1; next } /^-c./ { f = substr($0, 3) }`,
+    String.raw`      END { print f }')`,
+    '    running="${running:-/etc/dovecot/dovecot.conf}"',
+    `    ours=$(readlink -f ${conf} || printf %s ${conf})`,
+    '    theirs=$(readlink -f "$running" || printf %s "$running")',
+    '    if [ "$ours" != "$theirs" ]; then',
+    `      echo "the Dovecot running for base_dir $base (master pid $pid) was started with $theirs, \
+not with vmail's $ours: a reload would reload $theirs and load nothing of vmail's files. Set \
+vmail:dovecotConfigDir to the running instance's directory ($(dirname "$theirs"))" >&2`,
+    "      exit 1",
+    "    fi",
+    "  fi",
     `  doveadm -c ${conf} reload`,
     "  echo reloaded",
     "fi",
