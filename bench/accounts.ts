@@ -39,6 +39,8 @@ export function generateAccounts(n: number): Accounts {
       maildir: `${domain}/user${i}/`,
       scheme: "SHA512-CRYPT",
       password: { kind: "hash", hash: givenHash(address) },
+      login: true,
+      receive: true,
     };
   });
   const aliases: AliasSpec[] = [];

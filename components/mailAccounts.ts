@@ -11,6 +11,8 @@ export interface MailAccountsArgs {
   readonly target: DbIdentity;
   /** The virtual mailbox domains: one transports row each. */
   readonly domains: string[];
+  /** The domains whose mail is refused (vmail:suspendedDomains). */
+  readonly suspendedDomains: string[];
   /** The mailboxes: one users row each. */
   readonly users: UserSpec[];
   /** The aliases (catch-alls and self-aliases included): one aliases row each. */
@@ -55,7 +57,10 @@ export class MailAccounts extends pulumi.ComponentResource {
     super("vmail:index:MailAccounts", name, {}, opts);
     const rowOpts = { parent: this, dependsOn: args.after };
     const target = args.target;
-    this.domains = args.domains.map((d) => new MailDomain(d, { target, gid: args.gid }, rowOpts));
+    const receives = (d: string) => !args.suspendedDomains.includes(d);
+    this.domains = args.domains.map(
+      (d) => new MailDomain(d, { target, gid: args.gid, receive: receives(d) }, rowOpts),
+    );
     const user = (u: UserSpec) =>
       new MailUser(
         u.address,
@@ -64,6 +69,8 @@ export class MailAccounts extends pulumi.ComponentResource {
           realname: u.realname,
           maildir: u.maildir,
           scheme: u.scheme,
+          login: u.login,
+          receive: u.receive,
           passwordHash: u.password.kind === "hash" ? u.password.hash : undefined,
           password: u.password.kind === "clear" ? pulumi.secret(u.password.clear) : undefined,
           generateVersion: u.password.kind === "generated" ? u.password.version : undefined,

@@ -58,6 +58,7 @@ export class MailServer extends pulumi.ComponentResource {
       {
         target: dbIdentity(spec.database),
         domains: spec.domains,
+        suspendedDomains: spec.suspendedDomains,
         users: spec.users,
         aliases: spec.aliases,
         gid: owner.gid,

@@ -44,6 +44,7 @@ export class PostfixSettings extends pulumi.ComponentResource {
         settings,
         domains: known.domains,
         proxiedMaps: known.proxiedMaps,
+        recipientChecks: known.recipientChecks,
         configDir: known.configDir,
         backupFile: known.backupFile,
         reloadAfter: pulumi.all(args.mapFiles.map((f) => f.written)),

@@ -12,6 +12,8 @@ import {
   postconfApplyScript,
   postconfReadScript,
   postconfRemoveScript,
+  RECIPIENT_RESTRICTIONS,
+  recipientChecksPresent,
 } from "../spec/scripts";
 import { mustRunOnServer } from "./shell";
 import { mainCfBackupFile } from "../spec/postfixConfig";
@@ -27,6 +29,9 @@ async function apply(
     postconfApplyScript(inputs, {
       legacyBackupFile: legacyBackupFile(olds),
       dropProxiedMaps: olds?.proxiedMaps.filter((m) => !inputs.proxiedMaps.includes(m)),
+      dropRecipientChecks: (olds?.recipientChecks ?? []).filter(
+        (e) => !(inputs.recipientChecks ?? []).includes(e),
+      ),
     }),
   );
   return inputs;
@@ -72,6 +77,7 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
       "settings",
       "domains",
       "proxiedMaps",
+      "recipientChecks",
       "backupFile",
       "reloadAfter",
     ];
@@ -91,9 +97,15 @@ export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
     const stdout = await mustRunOnServer(
       context.shellAt(props.server),
       `reading main.cf in ${props.configDir}`,
-      postconfReadScript(props.configDir, names),
+      postconfReadScript(props.configDir, [...names, RECIPIENT_RESTRICTIONS]),
     );
-    return { id, props: { ...props, settings: parsePostconfValues(stdout, names) } };
+    const settings = parsePostconfValues(stdout, names);
+    // vmail's checks as smtpd_recipient_restrictions has them: one taken out shows as a change.
+    const restrictions = parsePostconfValues(stdout, [RECIPIENT_RESTRICTIONS]);
+    const checks = props.recipientChecks;
+    const recipientChecks =
+      checks && recipientChecksPresent(restrictions[RECIPIENT_RESTRICTIONS], checks);
+    return { id, props: { ...props, settings, recipientChecks } };
   },
   async delete(_id, props: PostfixMainCfInputs) {
     if (context.retired(props.server)) return; // left as it is, on a server vmail gave up on

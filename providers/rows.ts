@@ -101,7 +101,7 @@ async function writeRowAs(
   const key = values[shape.key];
   const adopt = db.settings.adoptExistingRows;
   const where = describeTarget(dbIdentity(db.settings));
-  const params = [shape.key, ...shape.columns].map((c) => values[c]);
+  const params = [shape.key, ...shape.columns].map((c) => values[c] ?? shape.unset[c]);
   await inTransaction(db, db.settings.ownerRole, async (c) => {
     if (creating && !adopt) {
       const found = (await c.query<Ownership>(ownershipSql(shape), [key])).rows[0];
@@ -206,9 +206,18 @@ function columnsOf(row: Row, columns: string[]): Row {
   return Object.fromEntries(columns.map((c) => [c, row[c]]));
 }
 
-/** Names of the fields that differ, compared as JSON. */
-function changedFields<T extends object>(olds: T, news: T, fields: (keyof T & string)[]): string[] {
-  return fields.filter((f) => JSON.stringify(olds[f] ?? null) !== JSON.stringify(news[f] ?? null));
+/**
+ * Names of the fields that differ, compared as JSON; a field left out counts as its `unset` value
+ * (a column's default: a state written before the column existed reads as unchanged).
+ */
+function changedFields<T extends object>(
+  olds: T,
+  news: T,
+  fields: (keyof T & string)[],
+  unset: Record<string, unknown> = {},
+): string[] {
+  const value = (o: T, f: keyof T & string) => JSON.stringify(o[f] ?? unset[f] ?? null);
+  return fields.filter((f) => value(olds, f) !== value(news, f));
 }
 
 /**
@@ -303,7 +312,7 @@ function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.Reso
       return { id: String(inputs.row[shape.key]), outs: inputs };
     },
     diff: (_id, olds: RowInputs<T>, news: RowInputs<T>) => {
-      const changed = changedFields(olds.row, news.row, shape.columns).length > 0;
+      const changed = changedFields(olds.row, news.row, shape.columns, shape.unset).length > 0;
       const moved = targetChanged(olds.target, news.target) || stackChanged(olds, news);
       return Promise.resolve({ changes: changed || moved });
     },
@@ -353,6 +362,8 @@ export interface UserRow extends Row {
   realname: string | null;
   maildir: string;
   scheme: HashScheme;
+  /** May log in (left out: true, the column's default). */
+  login?: boolean;
   /** Generate a password; bumping the number makes a new one. */
   generateVersion?: number;
 }
@@ -425,8 +436,8 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
   },
   diff(_id, olds: UserOutputs, news: UserInputs) {
     const changed =
-      changedFields(olds.row, news.row, [...USER_COLUMNS, "scheme", "generateVersion"]).length >
-        0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
+      changedFields(olds.row, news.row, [...USER_COLUMNS, "scheme", "generateVersion"], USERS.unset)
+        .length > 0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
     const drifted = olds.storedHash !== olds.writtenHash;
     return Promise.resolve({
       changes:

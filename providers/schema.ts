@@ -8,11 +8,15 @@ import { inTransaction, poolFor } from "./db";
 import { shellQuote } from "../spec/scripts";
 import { providerContext } from "./context";
 import { mustRunOnServer } from "./shell";
-import { CREATE_TABLES, schemaOwnershipSql } from "../spec/sql";
-import { MAIL_TABLES, MANAGED_ROWS } from "../spec/tables";
-import { targetChanged, targetMoved } from "../spec/target";
+import { CREATE_TABLES, SCHEMA_VERSION_SQL, schemaOwnershipSql } from "../spec/sql";
+import { MAIL_TABLES, MANAGED_ROWS, SCHEMA_VERSION } from "../spec/tables";
+import { dbIdentity, describeTarget, targetChanged, targetMoved } from "../spec/target";
 
-/** Every table vmail makes: the mail tables and its own list of the rows it wrote. */
+/**
+ * The tables a refresh looks for: the mail tables and vmail's list of the rows it wrote. (Its
+ * schema version table is not among them: a database an older vmail made has none until the
+ * next `up` runs the statements.)
+ */
 const ALL_TABLES = [...MAIL_TABLES, MANAGED_ROWS];
 
 /**
@@ -23,6 +27,8 @@ const DDL_VERSION = createHash("sha256").update(CREATE_TABLES.join(";\n")).diges
 
 interface MailTablesOutputs extends MailTablesInputs {
   ddl?: string;
+  /** The schema version the statements brought the tables to (spec/tables.ts). */
+  schemaVersion?: number;
 }
 
 async function ensureTables(inputs: MailTablesInputs): Promise<MailTablesOutputs> {
@@ -40,11 +46,23 @@ async function ensureTables(inputs: MailTablesInputs): Promise<MailTablesOutputs
     db,
     inputs.ownerRole,
     async (client) => {
+      await client.query(SCHEMA_VERSION_SQL.create);
+      const found = await client.query<{ version: number }>(SCHEMA_VERSION_SQL.read);
+      const version = found.rows[0].version;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(
+          `vmail: the mail tables in ${describeTarget(dbIdentity({ ...db.settings, name: inputs.database }))} ` +
+            `are at vmail's schema version ${version}, newer than this vmail's ${SCHEMA_VERSION}: ` +
+            `a newer vmail converged them. Run that version (or a later one); nothing was changed`,
+        );
+      }
       for (const statement of CREATE_TABLES) await client.query(statement);
+      await client.query(SCHEMA_VERSION_SQL.clear);
+      await client.query(SCHEMA_VERSION_SQL.record, [SCHEMA_VERSION]);
     },
     inputs.database,
   );
-  return { ...inputs, ddl: DDL_VERSION };
+  return { ...inputs, ddl: DDL_VERSION, schemaVersion: SCHEMA_VERSION };
 }
 
 export const mailTablesProvider: pulumi.dynamic.ResourceProvider = {

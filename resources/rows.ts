@@ -26,6 +26,8 @@ export interface MailDomainArgs {
   target: DbIdentity;
   gid: pulumi.Input<number>;
   transport?: pulumi.Input<string>;
+  /** false for a suspended domain: Postfix refuses mail to any of its addresses. */
+  receive?: boolean;
 }
 
 /** A transports row: mail for the domain is delivered by virtual(8) as the mail owner's group. */
@@ -33,7 +35,11 @@ export class MailDomain extends pulumi.dynamic.Resource {
   constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
     const transport = args.transport ?? "virtual:";
     const stack = writtenBy();
-    const row = pulumi.output(args.gid).apply((gid) => ({ domain, gid, transport, stack }));
+    // `receive` only when false (a suspended domain), as a user's flags: see MailUser.
+    const suspended = args.receive === false ? { receive: false } : {};
+    const row = pulumi
+      .output(args.gid)
+      .apply((gid) => ({ domain, gid, transport, stack, ...suspended }));
     const props = { row, target: args.target };
     super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
   }
@@ -60,6 +66,10 @@ export interface MailUserArgs {
   realname: string | null;
   maildir: string;
   scheme: HashScheme;
+  /** May log in; false refuses every Dovecot login while mail still arrives. */
+  login: boolean;
+  /** Accepts mail; false has Postfix refuse mail to the address at RCPT time. */
+  receive: boolean;
   /** Exactly one of these three: a doveadm hash, a clear-text secret, or a generation number. */
   passwordHash?: pulumi.Input<string>;
   password?: pulumi.Input<string>;
@@ -74,12 +84,16 @@ export class MailUser extends pulumi.dynamic.Resource {
   constructor(email: string, args: MailUserArgs, opts?: pulumi.CustomResourceOptions) {
     // Only the keys this user has: the SDK keeps an Output and four promises for every key, which
     // at thousands of rows is most of the program's memory.
+    // `login` only when false: left out, it is the column's default (true), and a state written
+    // before the column existed is unchanged.
     const row = {
       email,
       realname: args.realname,
       maildir: args.maildir,
       scheme: args.scheme,
       stack: writtenBy(),
+      ...(args.login ? {} : { login: false }),
+      ...(args.receive ? {} : { receive: false }),
     };
     const props: Record<string, unknown> = { row, target: args.target };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);

@@ -36,6 +36,18 @@ export const userEntrySchema = z
       .enum(HASH_SCHEMES, { error: `scheme must be one of ${HASH_SCHEMES.join(", ")}` })
       .optional()
       .describe("The hash scheme for this user (default vmail:passwordScheme)."),
+    login: z
+      .boolean({ error: "login is true or false" })
+      .optional()
+      .describe(
+        "false keeps the user from logging in (IMAP and every Dovecot service); mail still arrives. Default true.",
+      ),
+    receive: z
+      .boolean({ error: "receive is true or false" })
+      .optional()
+      .describe(
+        "false refuses mail to this address at RCPT time (550), aliases and catch-alls included. Default true.",
+      ),
   })
   .describe("A mailbox: one row of the users table.");
 

@@ -31,6 +31,7 @@ import {
 } from "./rules";
 
 import { retiredTargetRule } from "./retiredTargets";
+import { suspendUsers } from "./suspension";
 import { dbIdentity, describeTarget, type ServerAccess } from "./target";
 
 export const NAMESPACE = "vmail";
@@ -75,6 +76,7 @@ export const DEFAULTS = {
   rootForward: [],
   rootForwardFile: "/root/.forward",
   accountsFile: "",
+  suspendedDomains: [],
   retiredTargets: [],
 } as const;
 
@@ -140,6 +142,10 @@ export interface UserSpec {
   maildir: string;
   scheme: HashScheme;
   password: PasswordSource;
+  /** May log in (Dovecot); false keeps mail arriving but refuses every login. */
+  login: boolean;
+  /** Accepts mail; false makes Postfix refuse mail to the address at RCPT time. */
+  receive: boolean;
 }
 
 export interface AliasSpec {
@@ -159,6 +165,8 @@ export interface MailSpec {
   postfix: PostfixSettings;
   dovecot: DovecotSettings;
   domains: string[];
+  /** Domains whose users may not log in and whose mail is refused (a subset of domains). */
+  suspendedDomains: string[];
   users: UserSpec[];
   aliases: AliasSpec[];
   rootForward: string[];
@@ -447,8 +455,12 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     scheme,
   };
   const domains = readDomains(r, accounts);
+  const suspendedDomains = readSuspendedDomains(r, domains);
   const userEntries = r.entries("users", accounts);
-  const users = readUsers(r, new Set(domains), scheme, userEntries);
+  const users = suspendUsers(
+    readUsers(r, new Set(domains), scheme, userEntries),
+    new Set(suspendedDomains),
+  );
   // A refused user is reported once: an alias pointing at it is not refused for that too.
   const mentioned = new Set([...users.map((u) => u.address), ...entryAddresses(userEntries)]);
   const aliases = readAliases(r, new Set(domains), mentioned, accounts);
@@ -470,6 +482,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     postfix,
     dovecot,
     domains,
+    suspendedDomains,
     users,
     aliases: withCatchAllShields(aliases, users),
     rootForward,
@@ -496,6 +509,20 @@ function readDomains(r: Reader, file?: AccountsFile): string[] {
     }
   }
   return domains;
+}
+
+/** vmail:suspendedDomains: each a declared domain, named as it is there. */
+function readSuspendedDomains(r: Reader, domains: string[]): string[] {
+  const suspended: string[] = [];
+  r.list("suspendedDomains").forEach((entry, i) => {
+    const where = `suspendedDomains[${i}]`;
+    if (typeof entry !== "string") return r.fail(where, "a domain (string)");
+    const domain = normalizeAddress(entry).replace(/\.$/, "");
+    if (!domains.includes(domain)) return r.fail(where, `${entry} is not in vmail:domains`);
+    if (suspended.includes(domain)) return r.fail(where, `${entry} is there twice`);
+    suspended.push(domain);
+  });
+  return suspended;
 }
 
 /** What tells a user entry from an alias entry, for checkEntry. */
@@ -582,7 +609,17 @@ function readUsers(
     const scheme = user.scheme ?? defaultScheme;
     const password = readPasswordSource(r, user, fail, fromFile);
     if (!password) return;
-    users.push({ address, domain: parsed.domain, realname, maildir, scheme, password });
+    const [login, receive] = [user.login ?? true, user.receive ?? true];
+    users.push({
+      address,
+      domain: parsed.domain,
+      realname,
+      maildir,
+      scheme,
+      password,
+      login,
+      receive,
+    });
   });
   return users;
 }

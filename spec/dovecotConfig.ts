@@ -59,7 +59,8 @@ export function renderDovecotSql(i: DovecotSqlInput): string {
     "driver = pgsql",
     `connect = host=127.0.0.1 port=${i.port} dbname=${i.dbname} user=${i.role} password=${i.password}`,
     `default_pass_scheme = ${i.scheme}`,
-    "password_query = SELECT email AS user, password FROM users WHERE email = '%u'",
+    // A user who may not log in is not found: every login fails as with a wrong password.
+    "password_query = SELECT email AS user, password FROM users WHERE email = '%u' AND login",
     `user_query = SELECT ${home} AS home, 'maildir:' || ${home} AS mail, ${i.uid} AS uid, ${i.gid} AS gid FROM users WHERE email = '%u'`,
     "iterate_query = SELECT email AS user FROM users",
     "",

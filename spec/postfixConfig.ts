@@ -3,15 +3,22 @@
 
 import type { PostconfInput } from "./scripts";
 
-export type MapName = "mailboxes" | "transport" | "aliases" | "domains";
+export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused";
 
 /** One query per map. Postfix quotes %s itself (SQL-escaped, lower-cased key). */
 const QUERIES: Record<MapName, string> = {
-  mailboxes: "SELECT maildir FROM users WHERE email = '%s'",
+  // A user who does not receive has no mailbox: mail an alias sends them bounces, never lands.
+  mailboxes: "SELECT maildir FROM users WHERE email = '%s' AND receive",
   transport: "SELECT transport FROM transports WHERE domain = '%s'",
   aliases: "SELECT email FROM aliases WHERE alias = '%s'",
   // virtual_mailbox_domains: listing the domains lets smtpd refuse unknown recipients at RCPT.
   domains: "SELECT domain FROM transports WHERE domain = '%s'",
+  // check_recipient_access: a user or domain that does not receive is refused at RCPT time,
+  // before any alias or catch-all could accept the address. Postfix looks up the address, then
+  // its domain; each query answers only its own kind of key.
+  refused:
+    "SELECT '550 5.2.1 This mailbox does not accept mail' FROM users WHERE email = '%s' AND NOT receive " +
+    "UNION ALL SELECT '550 5.2.1 This domain does not accept mail' FROM transports WHERE domain = '%s' AND NOT receive",
 };
 
 export const MAP_NAMES = Object.keys(QUERIES) as MapName[];
@@ -101,6 +108,9 @@ export function postconfInput(args: PostfixSettingsInput, uid: number, gid: numb
     }),
     domains: args.domains,
     proxiedMaps: p.proxy ? proxiedMaps(p.mapsDir) : [],
+    recipientChecks: [
+      `check_recipient_access ${p.proxy ? "proxy:" : ""}pgsql:${mapFilePath(p.mapsDir, "refused")}`,
+    ],
     backupFile: mainCfBackupFile(p.configDir),
   };
 }

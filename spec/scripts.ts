@@ -205,6 +205,12 @@ export interface PostconfInput {
   /** proxy: maps to add to proxy_read_maps when not covered already. */
   proxiedMaps: string[];
   /**
+   * Restrictions vmail keeps first in smtpd_recipient_restrictions, ahead of the operator's own
+   * (its refusal map: mail to a user or domain that does not receive is refused at RCPT time).
+   * Absent in a state written before vmail had them.
+   */
+  recipientChecks?: string[];
+  /**
    * The operator's own value of each setting vmail took over, recorded beside main.cf the first
    * time vmail set it and put back on destroy: `name = value` as `postconf -n` prints it, or
    * `#unset name` for a setting main.cf did not set.
@@ -221,7 +227,12 @@ export interface PostconfCleanup {
   legacyBackupFile?: string;
   /** proxy: maps vmail added to proxy_read_maps that are no longer wanted. */
   dropProxiedMaps?: string[];
+  /** Entries vmail kept in smtpd_recipient_restrictions that are no longer wanted. */
+  dropRecipientChecks?: string[];
 }
+
+/** The setting vmail's recipient checks go into. */
+export const RECIPIENT_RESTRICTIONS = "smtpd_recipient_restrictions";
 
 /**
  * Records the operator's value of each setting the backup does not know yet (so a setting vmail
@@ -264,9 +275,11 @@ export function postconfApplyScript(i: PostconfInput, cleanup: PostconfCleanup =
         .join("; ")}; } > ${backup}.tmp; mv ${backup}.tmp ${backup}; migrated=yes; fi`,
     );
   }
+  const checks = i.recipientChecks ?? [];
+  const toRecord = [...names, ...(checks.length > 0 ? [RECIPIENT_RESTRICTIONS] : [])];
   lines.push(
     `touch ${backup}`,
-    `{ cat ${backup}; ${names
+    `{ cat ${backup}; ${toRecord
       .map(
         (n) =>
           `${recorded(n)} ${backup} || postconf ${c} -n ${shellQuote(n)} | grep . || echo ${shellQuote(`#unset ${n}`)}`,
@@ -279,6 +292,10 @@ export function postconfApplyScript(i: PostconfInput, cleanup: PostconfCleanup =
   );
   if (cleanup.dropProxiedMaps?.length)
     lines.push(...dropFromProxyReadMaps(c, cleanup.dropProxiedMaps));
+  const staleChecks = cleanup.dropRecipientChecks ?? [];
+  if (checks.length > 0 || staleChecks.length > 0) {
+    lines.push(...recipientChecksLines(c, checks, [...checks, ...staleChecks]));
+  }
   if (i.proxiedMaps.length > 0) {
     lines.push(
       `current=$(postconf ${c} -h proxy_read_maps)`,
@@ -351,6 +368,27 @@ function checkOrRollBackLines(configDir: string): string[] {
   ];
 }
 
+/**
+ * Sets smtpd_recipient_restrictions to `first`, then the entries it has now but those in `drop`
+ * (the operator's own, in their order). Entries are compared whole, as vmail writes them.
+ */
+function recipientChecksLines(c: string, first: string[], drop: string[]): string[] {
+  const without = drop.map((e) => `-e ${shellQuote(e)}`).join(" ");
+  const head = first.join(", ");
+  return [
+    `rest=$(postconf ${c} -h ${RECIPIENT_RESTRICTIONS} | tr ',' '\\n' | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | grep -v -x -F ${without} | grep . | paste -sd, - | sed 's/,/, /g') || rest=""`,
+    head
+      ? `postconf ${c} -e ${shellQuote(`${RECIPIENT_RESTRICTIONS}=${head}`)}"\${rest:+, $rest}"`
+      : `if [ -n "$rest" ]; then postconf ${c} -e "${RECIPIENT_RESTRICTIONS}=$rest"; else postconf ${c} -X ${RECIPIENT_RESTRICTIONS}; fi`,
+  ];
+}
+
+/** Whether each of vmail's recipient checks is in smtpd_recipient_restrictions as Postfix has it. */
+export function recipientChecksPresent(value: string, checks: string[]): string[] {
+  const entries = value.split(",").map((e) => e.trim());
+  return checks.filter((check) => entries.includes(check));
+}
+
 /** Drops vmail's own entries from proxy_read_maps and keeps the rest as it was. */
 function dropFromProxyReadMaps(c: string, maps: string[]): string[] {
   // Whole entries only: the map's text is escaped for sed and must end at a separator.
@@ -376,6 +414,9 @@ export function postconfRemoveScript(i: PostconfInput, cleanup: PostconfCleanup 
     .join(" ");
   const lines = [`postconf ${c} -X ${Object.keys(i.settings).map(shellQuote).join(" ")}`];
   if (i.proxiedMaps.length > 0) lines.push(...dropFromProxyReadMaps(c, i.proxiedMaps));
+  // The record puts the operator's value back; without one, vmail's entries go at least.
+  const checks = i.recipientChecks ?? [];
+  if (checks.length > 0) lines.push(...recipientChecksLines(c, [], checks));
   lines.push(
     `for record in ${records}; do [ -e "$record" ] || continue`,
     `  while IFS= read -r line; do case "$line" in`,

@@ -42,6 +42,20 @@ export const CREATE_TABLES = [
     `another stack wrote as it is.'`,
 ];
 
+/**
+ * The schema version vmail's statements last brought the tables to (one row; none in a database
+ * made before vmail recorded it). A migration runs CREATE_TABLES and records SCHEMA_VERSION in
+ * one transaction, so a run killed half-way leaves the old version and is simply run again.
+ */
+export const SCHEMA_TABLE = "vmail_schema";
+
+export const SCHEMA_VERSION_SQL = {
+  create: `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER NOT NULL)`,
+  read: `SELECT coalesce(max(version), 0) AS version FROM ${SCHEMA_TABLE}`,
+  clear: `DELETE FROM ${SCHEMA_TABLE}`,
+  record: `INSERT INTO ${SCHEMA_TABLE} (version) VALUES ($1)`,
+};
+
 /** Run as the admin role inside the mail database: hand schema public to the owner role. */
 export function schemaOwnershipSql(ownerRole: string): string {
   return `ALTER SCHEMA public OWNER TO ${escapeIdentifier(ownerRole)}`;

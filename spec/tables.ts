@@ -18,6 +18,11 @@ export interface Column {
   written: boolean;
   /** The schema version that added it; 1 is the articles' tables. */
   since: number;
+  /**
+   * Its value where a row's config leaves it out: the column's own default, so a row stored
+   * (and a state written) before the column existed reads as unchanged.
+   */
+  unset?: boolean | number | string | null;
 }
 
 export interface TableSpec {
@@ -41,6 +46,24 @@ export const TABLES = {
       { name: "password", sql: "TEXT NOT NULL", readBy: ["dovecot"], written: true, since: 1 },
       { name: "realname", sql: "TEXT", readBy: [], written: true, since: 1 },
       { name: "maildir", sql: "TEXT NOT NULL", readBy: both, written: true, since: 1 },
+      // Dovecot's password query finds only users who may log in; Postfix delivers regardless.
+      {
+        name: "login",
+        sql: "BOOLEAN NOT NULL DEFAULT true",
+        readBy: ["dovecot"],
+        written: true,
+        since: 2,
+        unset: true,
+      },
+      // Postfix's refusal map refuses mail to a user who does not receive (see postfixConfig.ts).
+      {
+        name: "receive",
+        sql: "BOOLEAN NOT NULL DEFAULT true",
+        readBy: ["postfix"],
+        written: true,
+        since: 2,
+        unset: true,
+      },
       {
         name: "created",
         sql: "TIMESTAMP WITH TIME ZONE DEFAULT now()",
@@ -56,6 +79,15 @@ export const TABLES = {
     columns: [
       { name: "gid", sql: "INTEGER NOT NULL", readBy: ["postfix"], written: true, since: 1 },
       { name: "transport", sql: "TEXT NOT NULL", readBy: ["postfix"], written: true, since: 1 },
+      // false: a suspended domain, whose mail Postfix's refusal map refuses.
+      {
+        name: "receive",
+        sql: "BOOLEAN NOT NULL DEFAULT true",
+        readBy: ["postfix"],
+        written: true,
+        since: 2,
+        unset: true,
+      },
     ],
   },
   aliases: {
@@ -77,11 +109,16 @@ export interface TableShape {
   table: TableSpec["table"];
   key: string;
   columns: string[];
+  /** The value of a written column a row leaves out (see Column.unset). */
+  unset: Record<string, unknown>;
 }
 
 export function shapeOf(spec: TableSpec): TableShape {
-  const written = spec.columns.filter((c) => c.written).map((c) => c.name);
-  return { table: spec.table, key: spec.key.name, columns: written };
+  const written = spec.columns.filter((c) => c.written);
+  const unset = Object.fromEntries(
+    written.filter((c) => c.unset !== undefined).map((c) => [c.name, c.unset]),
+  );
+  return { table: spec.table, key: spec.key.name, columns: written.map((c) => c.name), unset };
 }
 
 export const USERS = shapeOf(TABLES.users);

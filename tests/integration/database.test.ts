@@ -135,7 +135,7 @@ after(async () => {
 });
 
 describe("tables and schema", () => {
-  it("the owner role owns schema public, the three tables and vmail's list of its rows", async () => {
+  it("the owner role owns schema public, the three tables, vmail's list of its rows and its schema version", async () => {
     const owners = await superuserQuery<{ name: string; owner: string }>(
       cluster,
       `SELECT tablename AS name, tableowner AS owner FROM pg_tables WHERE schemaname = 'public'
@@ -150,6 +150,7 @@ describe("tables and schema", () => {
       { name: "transports", owner: "mailreader_admin" },
       { name: "users", owner: "mailreader_admin" },
       { name: "vmail_managed_rows", owner: "mailreader_admin" },
+      { name: "vmail_schema", owner: "mailreader_admin" },
     ]);
   });
 
@@ -383,6 +384,7 @@ describe("rows", () => {
       domain: "example.com",
       gid: 1002,
       transport: "virtual:",
+      receive: true, // the column's default: the row leaves it out
     });
     const row = await storedRow("users", "email", "dave@example.com");
     assert.equal(row.realname, "Dave, son of Dave");

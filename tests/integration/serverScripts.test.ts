@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   mainCfBackupFile,
-  mainCfSettings,
   MAP_NAMES,
   mapFilePath,
+  postconfInput,
   proxiedMaps,
 } from "../../spec/postfixConfig";
 import {
@@ -101,20 +101,18 @@ describe("mail owner account", () => {
 describe("main.cf settings", () => {
   let configDir: string;
   let mapsDir: string;
-  const input = (overrides: Partial<PostconfInput> = {}): PostconfInput => ({
-    configDir,
-    settings: mainCfSettings({
-      mapsDir,
-      mailboxBase: "/home/mail",
-      uid: 1002,
-      gid: 1003,
-      proxy: false,
-    }),
-    domains: ["example.com"],
-    proxiedMaps: [],
-    backupFile: mainCfBackupFile(configDir),
-    ...overrides,
-  });
+  /** What vmail's main.cf resource is given for maps in `maps` (by default mapsDir). */
+  const inputFor = (maps: string, proxy = false): PostconfInput =>
+    postconfInput(
+      {
+        postfix: { configDir, mapsDir: maps, proxy },
+        mailboxBase: "/home/mail",
+        domains: ["example.com"],
+      },
+      1002,
+      1003,
+    );
+  const input = (): PostconfInput => inputFor(mapsDir);
   const postconf = (name: string) =>
     execFileSync("postconf", ["-c", configDir, "-h", name], { encoding: "utf8" }).trim();
 
@@ -174,16 +172,7 @@ describe("main.cf settings", () => {
   });
 
   it("adds proxied maps to proxy_read_maps only where it does not cover them already", async () => {
-    const proxied = input({
-      settings: mainCfSettings({
-        mapsDir,
-        mailboxBase: "/home/mail",
-        uid: 1002,
-        gid: 1003,
-        proxy: true,
-      }),
-      proxiedMaps: proxiedMaps(mapsDir),
-    });
+    const proxied = inputFor(mapsDir, true);
     await mustRunOnServer(local, "postconf", postconfApplyScript(proxied));
     assert.equal(postconf("virtual_alias_maps"), `proxy:pgsql:${mapsDir}/aliases.cf`);
     // the default proxy_read_maps names $virtual_alias_maps etc., so nothing is added
@@ -231,21 +220,10 @@ describe("main.cf settings", () => {
       transport_maps: "hash:/etc/postfix/transport",
       local_recipient_maps: "proxy:unix:passwd.byname $alias_maps",
       proxy_read_maps: "$local_recipient_maps",
+      smtpd_recipient_restrictions: "permit_mynetworks, reject_unauth_destination",
     };
     const provider = postfixMainCfProvider as Required<typeof postfixMainCfProvider>;
-    const mainCf = (maps: string, proxy = false) => ({
-      ...input({
-        settings: mainCfSettings({
-          mapsDir: maps,
-          mailboxBase: "/home/mail",
-          uid: 1002,
-          gid: 1003,
-          proxy,
-        }),
-        proxiedMaps: proxy ? proxiedMaps(maps) : [],
-      }),
-      reloadAfter: [],
-    });
+    const mainCf = (maps: string, proxy = false) => ({ ...inputFor(maps, proxy), reloadAfter: [] });
     /** main.cf as the operator had it: their three values, none of vmail's virtual ones. */
     const asTheOperatorHadIt = () => ({
       ...Object.fromEntries(Object.entries(OPERATORS).map(([k]) => [k, postconf(k)])),
@@ -277,8 +255,29 @@ describe("main.cf settings", () => {
       for (const map of MAP_NAMES) await writeFile(mapFilePath(otherMaps, map), "");
       const first = mainCf(mapsDir);
       await provider.create(first);
+      // vmail's refusal map goes first, the operator's restrictions after it.
+      assert.equal(
+        postconf("smtpd_recipient_restrictions"),
+        `check_recipient_access pgsql:${mapsDir}/refused.cf, ${OPERATORS.smtpd_recipient_restrictions}`,
+      );
+      // Taken out behind vmail's back: a refresh sees it, an update puts it first again.
+      execFileSync("postconf", [
+        "-c",
+        configDir,
+        "-e",
+        `smtpd_recipient_restrictions=${OPERATORS.smtpd_recipient_restrictions}`,
+      ]);
+      const read = await provider.read("main.cf", first);
+      assert.equal((await provider.diff("main.cf", read.props, first)).changes, true);
+      await provider.update("main.cf", read.props, first);
+      assert.match(postconf("smtpd_recipient_restrictions"), /^check_recipient_access pgsql:/);
       const moved = mainCf(otherMaps);
       await provider.update("main.cf", first, moved);
+      assert.equal(
+        postconf("smtpd_recipient_restrictions"),
+        `check_recipient_access pgsql:${otherMaps}/refused.cf, ${OPERATORS.smtpd_recipient_restrictions}`,
+        "the old maps directory's entry is gone",
+      );
       const proxied = mainCf(otherMaps, true);
       await provider.update("main.cf", moved, proxied);
       for (const m of proxiedMaps(otherMaps)) assert.ok(postconf("proxy_read_maps").includes(m));

@@ -30,6 +30,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
     const accounts = new MailAccounts("mail-accounts", {
       target: dbIdentity(spec.database),
       domains: spec.domains,
+      suspendedDomains: spec.suspendedDomains,
       users: spec.users,
       aliases: spec.aliases,
       gid: harness.gid,

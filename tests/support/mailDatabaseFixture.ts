@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { DatabaseSettings } from "../../spec/config";
 import { mailTablesProvider } from "../../providers/schema";
+import { usersColumnsReadBy, wholeTablesReadBy } from "../../spec/tables";
 import { escapeIdentifier } from "pg";
 import { dbIdentity } from "../../spec/target";
 import { superuserQuery, type PgCluster } from "./pgCluster";
@@ -56,11 +57,16 @@ export async function createMailDatabase(
 export async function grantMailRoles(cluster: PgCluster, s: DatabaseSettings): Promise<void> {
   const q = (sql: string, db = "postgres") => superuserQuery(cluster, sql, [], db);
   const reader = escapeIdentifier(s.readerRole);
-  await q(`GRANT SELECT ON transports, aliases TO ${reader}`, s.name);
-  await q(`GRANT SELECT (email, maildir) ON users TO ${reader}`, s.name);
+  // What each role may read, as MailDatabase derives it from the tables' description.
+  await q(`GRANT SELECT ON ${wholeTablesReadBy("postfix").join(", ")} TO ${reader}`, s.name);
+  await q(
+    `GRANT SELECT (${usersColumnsReadBy("postfix").join(", ")}) ON users TO ${reader}`,
+    s.name,
+  );
   if (s.dovecotRole) {
     const dovecot = escapeIdentifier(s.dovecotRole);
     await q(`GRANT USAGE ON SCHEMA public TO ${dovecot}`, s.name);
-    await q(`GRANT SELECT (email, password, maildir) ON users TO ${dovecot}`, s.name);
+    const columns = usersColumnsReadBy("dovecot").join(", ");
+    await q(`GRANT SELECT (${columns}) ON users TO ${dovecot}`, s.name);
   }
 }

@@ -355,6 +355,27 @@ describe("bad input is refused, naming the entry and the rule", () => {
   });
 });
 
+describe("a user kept from logging in (login)", () => {
+  it("may log in unless the entry says login: false", () => {
+    const spec = dev(users(dave, { address: "gwen@example.com", login: false }));
+    assert.deepEqual(
+      spec.users.map((u) => [u.address, u.login]),
+      [
+        ["dave@example.com", true],
+        ["gwen@example.com", false],
+      ],
+    );
+  });
+
+  it("refuses a login that is not true or false", () => {
+    assertRefused(
+      users({ address: "gwen@example.com", login: "no" }),
+      "vmail:users[0]",
+      "login is true or false",
+    );
+  });
+});
+
 describe("retired targets (vmail:retiredTargets)", () => {
   it("takes databases and servers as vmail's messages name them", () => {
     const retired = ["postgres old-db.example.net:5432/mail", "ssh root@old-mx.example.net:22"];

@@ -158,6 +158,13 @@ describe("the dev stack's resource graph", () => {
     assert.equal(settings.virtual_gid_maps, `static:${MOCK_GID}`);
   });
 
+  it("hands main.cf vmail's refusal map to keep first in smtpd_recipient_restrictions", async () => {
+    const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
+    const checks = await valueOf(mainCf.props.recipientChecks as pulumi.Input<string[]>);
+    assert.equal(checks.length, 1);
+    assert.match(checks[0], /^check_recipient_access (proxy:)?pgsql:\/\S+\/refused\.cf$/);
+  });
+
   it("locks schema public: PUBLIC gets nothing, the reader USAGE and SELECT only", async () => {
     const grant = (name: string) => engine.find("postgresql:index/grant:Grant", name).props;
     assert.deepEqual(
@@ -187,12 +194,12 @@ describe("the dev stack's resource graph", () => {
     assert.deepEqual(await columnsOf("mail-database-reader-select-users"), {
       type: "column",
       objects: ["users"],
-      columns: ["email", "maildir"],
+      columns: ["email", "maildir", "receive"],
     });
     assert.deepEqual(await columnsOf("mail-database-dovecot-select-users"), {
       type: "column",
       objects: ["users"],
-      columns: ["email", "password", "maildir"],
+      columns: ["email", "password", "maildir", "login"],
     });
     const dovecotGrants = engine.recorded.filter(
       (r) =>
@@ -229,6 +236,7 @@ describe("files holding a password", () => {
       "mail-postfix-maps-aliases",
       "mail-postfix-maps-domains",
       "mail-postfix-maps-mailboxes",
+      "mail-postfix-maps-refused",
       "mail-postfix-maps-transport",
     ]);
     for (const f of maps) {
