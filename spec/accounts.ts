@@ -1,0 +1,204 @@
+// The accounts: the hosted domains, the suspended ones, the users and their passwords, and the
+// check every user and alias entry goes through (its shape, address, domain, no duplicate).
+// The shape of each entry is zod's job (accountsSchema.ts); the rules across entries are here.
+
+import type { z } from "zod";
+import { entryProblem, USER_FIELDS, userEntrySchema, type UserEntry } from "./accountsSchema";
+import { isRecord, type AccountsFile, type Entry, type Reader } from "./configReader";
+import { storedHashProblem, type HashScheme } from "./passwords";
+import { addressRule, domainRule, maildirRule, normalizeAddress, textRule } from "./rules";
+
+export type PasswordSource =
+  | { kind: "generated"; version: number }
+  | { kind: "hash"; hash: string }
+  | { kind: "clear"; clear: string };
+
+export interface UserSpec {
+  address: string;
+  domain: string;
+  realname: string | null;
+  maildir: string;
+  scheme: HashScheme;
+  password: PasswordSource;
+  /** May log in (Dovecot); false keeps mail arriving but refuses every login. */
+  login: boolean;
+  /** Accepts mail; false makes Postfix refuse mail to the address at RCPT time. */
+  receive: boolean;
+}
+
+export function readDomains(r: Reader, file?: AccountsFile): string[] {
+  const seen = new Map<string, string>();
+  const domains: string[] = [];
+  for (const { label, value } of r.entries("domains", file)) {
+    if (typeof value !== "string") {
+      r.failAt(label, "a domain is a string");
+      continue;
+    }
+    const domain = normalizeAddress(value).replace(/\.$/, "");
+    const error = domainRule(domain);
+    const first = seen.get(domain);
+    if (error) r.failAt(label, `${JSON.stringify(value)}: ${error}`);
+    else if (first) r.failAt(label, `${JSON.stringify(value)}: duplicate of ${first} (${domain})`);
+    else {
+      seen.set(domain, label);
+      domains.push(domain);
+    }
+  }
+  return domains;
+}
+
+/** vmail:suspendedDomains: each a declared domain, named as it is there. */
+export function readSuspendedDomains(r: Reader, domains: string[]): string[] {
+  const suspended: string[] = [];
+  r.list("suspendedDomains").forEach((entry, i) => {
+    const where = `suspendedDomains[${i}]`;
+    if (typeof entry !== "string") return r.fail(where, "a domain (string)");
+    const domain = normalizeAddress(entry).replace(/\.$/, "");
+    if (!domains.includes(domain)) return r.fail(where, `${entry} is not in vmail:domains`);
+    if (suspended.includes(domain)) return r.fail(where, `${entry} is there twice`);
+    suspended.push(domain);
+  });
+  return suspended;
+}
+
+/** What tells a user entry from an alias entry, for checkEntry. */
+export interface EntryKind<T extends { address: string }> {
+  /** The message for an entry that is not an object with an address. */
+  notAnObject: string;
+  schema: z.ZodType<T>;
+  fields: readonly string[];
+  /** `@domain` (a catch-all) is an address here. */
+  catchAll: boolean;
+}
+
+const USER_ENTRY: EntryKind<UserEntry> = {
+  notAnObject: "a user is an object with at least an `address`",
+  schema: userEntrySchema,
+  fields: USER_FIELDS,
+  catchAll: false,
+};
+/**
+ * What users and aliases have in common: the entry's shape (zod), its address, its domain among
+ * the declared ones, and no other entry of its kind with the same address. Undefined when a
+ * problem was recorded; else the entry, its address and the `fail` that names it.
+ */
+export function checkEntry<T extends { address: string }>(
+  r: Reader,
+  where: string,
+  entry: unknown,
+  kind: EntryKind<T>,
+  domains: Set<string>,
+  seen: Map<string, string>,
+) {
+  if (!isRecord(entry) || typeof entry.address !== "string") {
+    r.failAt(where, kind.notAnObject);
+    return undefined;
+  }
+  const label = `${where} (${entry.address})`;
+  const fail = (rule: string) => r.failAt(label, rule);
+  const shape = kind.schema.safeParse(entry);
+  if (!shape.success) return fail(entryProblem(shape.error, kind.fields));
+  const address = normalizeAddress(shape.data.address);
+  const { parsed, error } = addressRule(address, kind.catchAll);
+  if (!parsed) return fail(error ?? "invalid address");
+  if (!domains.has(parsed.domain)) {
+    return fail(`its domain ${parsed.domain} is not in vmail:domains`);
+  }
+  const previous = seen.get(address);
+  if (previous) return fail(`duplicate of ${previous} (addresses compare in lower case)`);
+  seen.set(address, label);
+  return { data: shape.data, address, parsed, fail };
+}
+
+export function readUsers(
+  r: Reader,
+  domains: Set<string>,
+  defaultScheme: HashScheme,
+  entries: Entry[],
+): UserSpec[] {
+  const seen = new Map<string, string>();
+  const maildirs = new Map<string, string>();
+  const users: UserSpec[] = [];
+  entries.forEach(({ label: where, value: entry, fromFile }) => {
+    const checked = checkEntry(r, where, entry, USER_ENTRY, domains, seen);
+    if (!checked) return;
+    const { data: user, address, parsed, fail } = checked;
+
+    const realname = user.realname ?? null;
+    const textError = realname === null ? undefined : textRule(realname);
+    if (textError) return fail(`realname: ${textError}`);
+
+    const maildir = user.maildir ?? `${parsed.domain}/${parsed.local}/`;
+    const maildirError = maildirRule(maildir);
+    if (maildirError) return fail(`maildir ${JSON.stringify(maildir)}: ${maildirError}`);
+    const sharer = maildirs.get(maildir);
+    if (sharer) return fail(`maildir ${maildir} is already the maildir of ${sharer}`);
+    maildirs.set(maildir, address);
+
+    const scheme = user.scheme ?? defaultScheme;
+    const password = readPasswordSource(r, user, fail, fromFile);
+    if (!password) return;
+    const [login, receive] = [user.login ?? true, user.receive ?? true];
+    users.push({
+      address,
+      domain: parsed.domain,
+      realname,
+      maildir,
+      scheme,
+      password,
+      login,
+      receive,
+    });
+  });
+  return users;
+}
+
+function readPasswordSource(
+  r: Reader,
+  entry: UserEntry,
+  fail: (rule: string) => void,
+  fromFile: boolean,
+): PasswordSource | undefined {
+  const { password, passwordHash, passwordVersion } = entry;
+  if (password !== undefined && passwordHash !== undefined) {
+    fail("set either password or passwordHash, not both");
+    return undefined;
+  }
+  if (passwordVersion !== undefined && (password !== undefined || passwordHash !== undefined)) {
+    fail("passwordVersion rotates a generated password; this user's password comes from config");
+    return undefined;
+  }
+  if (passwordHash !== undefined) {
+    const error = storedHashProblem(passwordHash);
+    if (error) {
+      fail(`passwordHash: ${error}`);
+      return undefined;
+    }
+    return { kind: "hash", hash: passwordHash };
+  }
+  if (password !== undefined) {
+    if (fromFile) {
+      fail(
+        "a clear-text password cannot be kept in the accounts file, which is not encrypted: " +
+          "use passwordHash, or let vmail generate the password",
+      );
+      return undefined;
+    }
+    if (!r.isSecret("users")) {
+      fail(
+        "a clear-text password must be stored encrypted: " +
+          "pulumi config set --secret --path 'users[N].password' ...",
+      );
+      return undefined;
+    }
+    return { kind: "clear", clear: password };
+  }
+  return { kind: "generated", version: passwordVersion ?? 1 };
+}
+
+/** The addresses the entries name, valid or not (normalized). */
+export function entryAddresses(entries: Entry[]): string[] {
+  return entries.flatMap(({ value: e }) =>
+    isRecord(e) && typeof e.address === "string" ? [normalizeAddress(e.address)] : [],
+  );
+}

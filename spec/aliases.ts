@@ -1,0 +1,103 @@
+// The aliases: their entries and targets, the loops Postfix would bounce, and the self-aliases
+// that shield a mailbox from its domain's catch-all.
+
+import { ALIAS_FIELDS, aliasEntrySchema, type AliasEntry } from "./accountsSchema";
+import { checkEntry, entryAddresses, type EntryKind, type UserSpec } from "./accounts";
+import type { AccountsFile, Reader } from "./configReader";
+import { addressRule, normalizeAddress } from "./rules";
+
+export interface AliasSpec {
+  /** `local@domain`, or `@domain` for a catch-all. */
+  address: string;
+  domain: string;
+  targets: string[];
+  /** Added by the program: a mailbox's self-alias that shields it from its domain's catch-all. */
+  automatic: boolean;
+}
+
+const ALIAS_ENTRY: EntryKind<AliasEntry> = {
+  notAnObject: "an alias is an object with `address` and `to`",
+  schema: aliasEntrySchema,
+  fields: ALIAS_FIELDS,
+  catchAll: true,
+};
+
+export function readAliases(
+  r: Reader,
+  domains: Set<string>,
+  mailboxes: Set<string>,
+  file?: AccountsFile,
+): AliasSpec[] {
+  const seen = new Map<string, string>();
+  const aliases: AliasSpec[] = [];
+  const entries = r.entries("aliases", file);
+  // Addresses first, so targets can be checked against every alias whatever the order.
+  const aliasAddresses = new Set(entryAddresses(entries));
+  entries.forEach(({ label: where, value: entry }) => {
+    const checked = checkEntry(r, where, entry, ALIAS_ENTRY, domains, seen);
+    if (!checked) return;
+    const { data: alias, address, parsed, fail } = checked;
+
+    const to = alias.to;
+    const targets: string[] = [];
+    for (const rawTarget of typeof to === "string" ? [to] : to) {
+      const target = normalizeAddress(rawTarget);
+      const t = addressRule(target, false);
+      if (!t.parsed) return fail(`target ${JSON.stringify(rawTarget)}: ${t.error}`);
+      if (domains.has(t.parsed.domain) && !mailboxes.has(target) && !aliasAddresses.has(target)) {
+        return fail(`target ${target} is in a hosted domain but is neither a user nor an alias`);
+      }
+      if (targets.includes(target)) return fail(`target ${target} is listed twice`);
+      targets.push(target);
+    }
+    aliases.push({ address, domain: parsed.domain, targets, automatic: false });
+  });
+  const loop = findAliasLoop(aliases);
+  if (loop) r.fail("aliases", `alias loop: ${loop.join(" -> ")} (Postfix would bounce this mail)`);
+  return aliases;
+}
+
+/**
+ * A cycle of aliases (a -> b -> a), which Postfix ends by bouncing. An alias to itself is not a
+ * loop: it is how a mailbox opts out of its domain's catch-all.
+ */
+export function findAliasLoop(
+  aliases: Pick<AliasSpec, "address" | "targets">[],
+): string[] | undefined {
+  const edges = new Map(aliases.map((a) => [a.address, a.targets.filter((t) => t !== a.address)]));
+  const state = new Map<string, "open" | "done">();
+  const path: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === "done") return undefined;
+    if (state.get(node) === "open") return [...path.slice(path.indexOf(node)), node];
+    state.set(node, "open");
+    path.push(node);
+    for (const next of edges.get(node) ?? []) {
+      const loop = visit(next);
+      if (loop) return loop;
+    }
+    path.pop();
+    state.set(node, "done");
+    return undefined;
+  };
+  for (const node of edges.keys()) {
+    const loop = visit(node);
+    if (loop) return loop;
+  }
+  return undefined;
+}
+
+/**
+ * Postfix consults virtual_alias_maps before the mailbox maps, so `@domain` would take the mail
+ * of every mailbox of that domain. Each such mailbox gets a self-alias unless it has an alias.
+ */
+export function withCatchAllShields(aliases: AliasSpec[], users: UserSpec[]): AliasSpec[] {
+  const catchAllDomains = new Set(
+    aliases.filter((a) => a.address.startsWith("@")).map((a) => a.domain),
+  );
+  const explicit = new Set(aliases.map((a) => a.address));
+  const shields = users
+    .filter((u) => catchAllDomains.has(u.domain) && !explicit.has(u.address))
+    .map((u) => ({ address: u.address, domain: u.domain, targets: [u.address], automatic: true }));
+  return [...aliases, ...shields];
+}
