@@ -2,7 +2,7 @@
 // catch-all on the first domain. Pure and deterministic, so every run converges the same rows.
 
 import { createHash } from "node:crypto";
-import { withCatchAllShields, type AliasSpec, type UserSpec } from "../spec/config";
+import { withCatchAllShields, type AliasSpec, type UserSpec } from "../core/config";
 
 export const DOMAIN_COUNT = 10;
 

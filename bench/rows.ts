@@ -1,8 +1,8 @@
 // The rows every system under test converges, as (table shape, values): what vmail stores for the
 // accounts, so vmail, the Ansible peer and the psql floor all write exactly the same data.
 
-import { onConflictSql, upsertSql } from "../spec/sql";
-import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
+import { onConflictSql, upsertSql } from "../core/sql";
+import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../core/tables";
 import type { Accounts } from "./accounts";
 
 export interface Row {

@@ -7,15 +7,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DovecotGuard, DovecotReload } from "../resources/dovecotReload";
 import type { Server } from "../resources/server";
-import type { DatabaseSettings, DovecotSettings } from "../spec/config";
+import type { DatabaseSettings, DovecotSettings } from "../core/config";
 import {
   AUTH_INCLUDE_LINE,
   DOVECOT_AUTH_BLOCK,
   dovecotPaths,
   renderAuthInclude,
   renderDovecotSql,
-} from "../spec/dovecotConfig";
-import type { FileOwnership } from "../spec/scripts";
+} from "../core/dovecotConfig";
+import type { FileOwnership } from "../core/scripts";
 
 /** The SQL file's mode and owner (tests/unit/graph.test.ts pins the value). */
 export const DOVECOT_SQL_OWNERSHIP: FileOwnership = {

@@ -3,8 +3,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailAlias, MailDomain, MailUser } from "../resources/rows";
-import type { AliasSpec, UserSpec } from "../spec/config";
-import type { DbIdentity } from "../spec/target";
+import type { AliasSpec, UserSpec } from "../core/config";
+import type { DbIdentity } from "../core/target";
 
 export interface MailAccountsArgs {
   /** The database the rows go in (each row records it, so a move shows and cleans up). */

@@ -1,12 +1,12 @@
 // What each role may do in the mail database: PUBLIC is locked out, and the reader and Dovecot get
 // SELECT-only grants on what they read (no default privileges: a table made later is nobody's to
-// read). What each one reads comes from the tables' description (spec/tables.ts).
+// read). What each one reads comes from the tables' description (core/tables.ts).
 // Grants on one object go one after the other: PostgreSQL refuses two concurrent ACL updates of
 // the same object ("tuple concurrently updated"), so each grant waits for the one before it.
 
 import * as postgresql from "@pulumi/postgresql";
 import type * as pulumi from "@pulumi/pulumi";
-import { TABLES, usersColumnsReadBy, wholeTablesReadBy, type MailReader } from "../spec/tables";
+import { TABLES, usersColumnsReadBy, wholeTablesReadBy, type MailReader } from "../core/tables";
 import type { DatabaseChildren } from "./databaseChildren";
 
 export interface MailDb {

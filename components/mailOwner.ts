@@ -2,8 +2,8 @@
 // copied by hand) and feed the transports rows and Postfix's virtual_uid_maps/virtual_gid_maps.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { MailOwnerSpec } from "../spec/config";
-import { mailOwnerScript, parseUidGid } from "../spec/scripts";
+import type { MailOwnerSpec } from "../core/config";
+import { mailOwnerScript, parseUidGid } from "../core/scripts";
 import type { Server } from "../resources/server";
 
 export interface MailOwnerArgs {

@@ -4,7 +4,7 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { DatabaseSettings } from "../spec/config";
+import type { DatabaseSettings } from "../core/config";
 import type { DatabaseChildren } from "./databaseChildren";
 
 /** Whose role it is: it names the role's resources. */

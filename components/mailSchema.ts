@@ -4,9 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MailTables, PgReload } from "../resources/schema";
 import type { Server } from "../resources/server";
-import type { DatabaseSettings } from "../spec/config";
-import { HBA_BLOCK, renderHbaBlock } from "../spec/pgHba";
-import { dbIdentity } from "../spec/target";
+import type { DatabaseSettings } from "../core/config";
+import { HBA_BLOCK, renderHbaBlock } from "../core/pgHba";
+import { dbIdentity } from "../core/target";
 
 export interface MailSchemaArgs {
   /** How the mail server (whose pg_hba.conf this is) is reached. */

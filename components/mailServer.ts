@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DestroyGuard } from "../resources/checkpointGuard";
 import { Server } from "../resources/server";
-import type { MailSpec } from "../spec/config";
-import { dbIdentity } from "../spec/target";
+import type { MailSpec } from "../core/config";
+import { dbIdentity } from "../core/target";
 import { DovecotAuth } from "./dovecotAuth";
 import { MailAccounts } from "./mailAccounts";
 import { MailDatabase } from "./mailDatabase";
@@ -15,7 +15,7 @@ import { PostfixSettings } from "./postfixSettings";
 import { RootForward } from "./rootForward";
 
 export interface MailServerArgs {
-  /** The validated stack config (spec/config.ts). */
+  /** The validated stack config (core/config.ts). */
   readonly spec: MailSpec;
   /** The PostgreSQL admin role's password, a secret. */
   readonly adminPassword: pulumi.Input<string>;

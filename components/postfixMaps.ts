@@ -4,9 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Server } from "../resources/server";
 import type { ServerFile } from "../resources/serverFile";
-import type { DatabaseSettings } from "../spec/config";
-import type { FileOwnership } from "../spec/scripts";
-import { MAP_NAMES, mapFilePath, renderMapFile } from "../spec/postfixConfig";
+import type { DatabaseSettings } from "../core/config";
+import type { FileOwnership } from "../core/scripts";
+import { MAP_NAMES, mapFilePath, renderMapFile } from "../core/postfixConfig";
 
 /** Each map file's mode and owner (tests/unit/graph.test.ts pins the value). */
 export const MAP_FILE_OWNERSHIP: FileOwnership = { mode: "0640", owner: "root", group: "postfix" };

@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PostfixMainCf } from "../resources/postfixMainCf";
 import type { Server } from "../resources/server";
-import type { PostfixSettings as Settings } from "../spec/config";
-import { postconfInput } from "../spec/postfixConfig";
+import type { PostfixSettings as Settings } from "../core/config";
+import { postconfInput } from "../core/postfixConfig";
 
 export interface PostfixSettingsArgs {
   /** The mail server whose Postfix this is. */

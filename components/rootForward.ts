@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { Server } from "../resources/server";
-import { FORWARD_BLOCK, renderForward } from "../spec/postfixConfig";
+import { FORWARD_BLOCK, renderForward } from "../core/postfixConfig";
 
 export interface RootForwardArgs {
   /** How the mail server is reached. */

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
-import { NAMESPACE, parseConfig, type AccountsFile, type MailSpec } from "../spec/config";
+import { NAMESPACE, parseConfig, type AccountsFile, type MailSpec } from "../core/config";
 
 // isConfigSecret is exported by the SDK's runtime but left out of its type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -17,7 +17,7 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import type { CheckpointGuardInputs, DestroyGuardInputs } from "../resources/checkpointGuard";
-import { describeTarget, targetChanged, targetMoved } from "../spec/target";
+import { describeTarget, targetChanged, targetMoved } from "../core/target";
 import { poolFor } from "./db";
 import { providerContext as context } from "./context";
 

@@ -2,16 +2,16 @@
 // database. Read in `configure`, so no credential is ever stored in a resource's state.
 
 import type * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, parseConnectionSettings } from "../spec/config";
-import type { DbIdentity, ServerIdentity } from "../spec/target";
-import { isRetired } from "../spec/retiredTargets";
+import { NAMESPACE, parseConnectionSettings } from "../core/config";
+import type { DbIdentity, ServerIdentity } from "../core/target";
+import { isRetired } from "../core/retiredTargets";
 import type { DbTarget } from "./db";
 import type { ShellTarget } from "./shell";
 
 export interface ProviderContext {
   shell: ShellTarget;
   db: DbTarget;
-  /** Databases and servers the operator gave up on (spec/retiredTargets.ts). */
+  /** Databases and servers the operator gave up on (core/retiredTargets.ts). */
   retiredTargets?: string[];
 }
 

@@ -5,10 +5,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { Pool, type PoolClient } from "pg";
-import type { DatabaseSettings } from "../spec/config";
-import { setRoleSql } from "../spec/sql";
-import { retireHint } from "../spec/retiredTargets";
-import { dbIdentity, describeTarget } from "../spec/target";
+import type { DatabaseSettings } from "../core/config";
+import { setRoleSql } from "../core/sql";
+import { retireHint } from "../core/retiredTargets";
+import { dbIdentity, describeTarget } from "../core/target";
 
 export interface DbTarget {
   settings: DatabaseSettings;

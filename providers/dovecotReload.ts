@@ -14,7 +14,7 @@ import {
   dovecotPresenceScript,
   dovecotRefusal,
   dovecotReloadScript,
-} from "../spec/dovecotConfig";
+} from "../core/dovecotConfig";
 import { providerContext as context } from "./context";
 import { mustRunOnServer } from "./shell";
 

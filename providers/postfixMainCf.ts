@@ -14,10 +14,10 @@ import {
   postconfRemoveScript,
   RECIPIENT_RESTRICTIONS,
   recipientChecksPresent,
-} from "../spec/scripts";
+} from "../core/scripts";
 import { mustRunOnServer } from "./shell";
-import { mainCfBackupFile } from "../spec/postfixConfig";
-import { targetMoved } from "../spec/target";
+import { mainCfBackupFile } from "../core/postfixConfig";
+import { targetMoved } from "../core/target";
 
 async function apply(
   inputs: PostfixMainCfInputs,

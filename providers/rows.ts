@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { inTransaction, type DbTarget } from "./db";
-import { hashPassword, type HashScheme } from "../spec/passwords";
+import { hashPassword, type HashScheme } from "../core/passwords";
 import { providerContext } from "./context";
 import {
   deleteSql,
@@ -19,15 +19,15 @@ import {
   tablesPresentSql,
   unmarkSql,
   upsertSql,
-} from "../spec/sql";
-import { ALIASES, MANAGED_ROWS, TRANSPORTS, USERS, type TableShape } from "../spec/tables";
+} from "../core/sql";
+import { ALIASES, MANAGED_ROWS, TRANSPORTS, USERS, type TableShape } from "../core/tables";
 import {
   describeTarget,
   dbIdentity,
   targetChanged,
   targetMoved,
   type DbIdentity,
-} from "../spec/target";
+} from "../core/target";
 
 type Row = Record<string, unknown>;
 
@@ -167,7 +167,7 @@ export async function deleteRow(
             `(table ${MANAGED_ROWS}) is missing there. \`pulumi up --refresh\` makes it again ` +
             `(the refresh finds it missing), and the delete then goes through; in a database the ` +
             `stack no longer points at, create it by hand as ${db.settings.ownerRole} (the ` +
-            `statement is in vmail's spec/sql.ts)`,
+            `statement is in vmail's core/sql.ts)`,
         );
       }
       const unmarked = await c.query(unmarkSql(shape), [key, stack ?? null]);

@@ -5,12 +5,12 @@ import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
 import { inTransaction, poolFor } from "./db";
-import { shellQuote } from "../spec/scripts";
+import { shellQuote } from "../core/scripts";
 import { providerContext } from "./context";
 import { mustRunOnServer } from "./shell";
-import { CREATE_TABLES, SCHEMA_VERSION_SQL, schemaOwnershipSql } from "../spec/sql";
-import { MAIL_TABLES, MANAGED_ROWS, SCHEMA_VERSION } from "../spec/tables";
-import { dbIdentity, describeTarget, targetChanged, targetMoved } from "../spec/target";
+import { CREATE_TABLES, SCHEMA_VERSION_SQL, schemaOwnershipSql } from "../core/sql";
+import { MAIL_TABLES, MANAGED_ROWS, SCHEMA_VERSION } from "../core/tables";
+import { dbIdentity, describeTarget, targetChanged, targetMoved } from "../core/target";
 
 /**
  * The tables a refresh looks for: the mail tables and vmail's list of the rows it wrote. (Its
@@ -27,7 +27,7 @@ const DDL_VERSION = createHash("sha256").update(CREATE_TABLES.join(";\n")).diges
 
 interface MailTablesOutputs extends MailTablesInputs {
   ddl?: string;
-  /** The schema version the statements brought the tables to (spec/tables.ts). */
+  /** The schema version the statements brought the tables to (core/tables.ts). */
   schemaVersion?: number;
 }
 

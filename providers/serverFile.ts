@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ServerFileInputs } from "../resources/serverFile";
-import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../spec/managedBlock";
+import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../core/managedBlock";
 import { providerContext as context } from "./context";
 import {
   deleteFileScript,
@@ -15,9 +15,9 @@ import {
   writeFileScript,
   type FileOwnership,
   type FileState,
-} from "../spec/scripts";
+} from "../core/scripts";
 import { mustRunOnServer, mustRunOnServerForBytes, type ShellTarget } from "./shell";
-import { targetMoved, type ServerIdentity } from "../spec/target";
+import { targetMoved, type ServerIdentity } from "../core/target";
 
 interface ServerFileOutputs {
   server?: ServerIdentity;

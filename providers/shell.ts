@@ -13,9 +13,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ServerAccess } from "../spec/config";
-import { shellQuote } from "../spec/scripts";
-import { retireHint } from "../spec/retiredTargets";
+import type { ServerAccess } from "../core/config";
+import { shellQuote } from "../core/scripts";
+import { retireHint } from "../core/retiredTargets";
 
 export interface ShellTarget {
   access: ServerAccess;

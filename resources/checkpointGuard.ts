@@ -6,7 +6,7 @@
 // checkpoints. One provider serves both.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PgServerIdentity } from "../spec/target";
+import type { PgServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 
 export interface CheckpointGuardInputs {

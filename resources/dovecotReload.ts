@@ -5,7 +5,7 @@
 // doveconf and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { ServerIdentity } from "../spec/target";
+import type { ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 
 export interface DovecotGuardInputs {

@@ -2,8 +2,8 @@
 // (providers/postfixMainCf.ts) sets them with postconf, reads them back for refresh, and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PostconfInput } from "../spec/scripts";
-import type { ServerIdentity } from "../spec/target";
+import type { PostconfInput } from "../core/scripts";
+import type { ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 
 export interface PostfixMainCfInputs extends PostconfInput {

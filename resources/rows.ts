@@ -2,8 +2,8 @@
 //   + pulumi-nodejs:dynamic/vmail:MailUser  bob@example.com
 
 import * as pulumi from "@pulumi/pulumi";
-import type { HashScheme } from "../spec/passwords";
-import type { DbIdentity } from "../spec/target";
+import type { HashScheme } from "../core/passwords";
+import type { DbIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 
 /**

@@ -3,7 +3,7 @@
 // Their provider is providers/schema.ts.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { DbIdentity, ServerIdentity } from "../spec/target";
+import type { DbIdentity, ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 
 export interface MailTablesInputs {

@@ -3,8 +3,8 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServerAccess } from "../spec/config";
-import type { ServerIdentity } from "../spec/target";
+import type { ServerAccess } from "../core/config";
+import type { ServerIdentity } from "../core/target";
 import { ServerFile, type ServerFileArgs } from "./serverFile";
 
 export interface CommandArgs {

@@ -2,9 +2,9 @@
 // registers. Its provider (providers/serverFile.ts) writes it and reads it back for refresh.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { BlockSpec } from "../spec/managedBlock";
-import type { FileOwnership } from "../spec/scripts";
-import type { ServerIdentity } from "../spec/target";
+import type { BlockSpec } from "../core/managedBlock";
+import type { FileOwnership } from "../core/scripts";
+import type { ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 
 export interface ServerFileInputs {

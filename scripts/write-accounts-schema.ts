@@ -1,8 +1,8 @@
 // Writes accounts.schema.json, the JSON Schema of vmail:accountsFile, from the zod schemas in
-// spec/accountsSchema.ts (a unit test holds the committed file equal to them).
+// core/accountsSchema.ts (a unit test holds the committed file equal to them).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { accountsJsonSchema } from "../spec/accountsSchema";
+import { accountsJsonSchema } from "../core/accountsSchema";
 
 writeFileSync(
   join(__dirname, "..", "accounts.schema.json"),

@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as auto from "@pulumi/pulumi/automation";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import { closePools } from "../../providers/db";
-import { HBA_BLOCK } from "../../spec/pgHba";
-import { mapFilePath, postconfInput, type MapName } from "../../spec/postfixConfig";
-import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../spec/scripts";
+import { HBA_BLOCK } from "../../core/pgHba";
+import { mapFilePath, postconfInput, type MapName } from "../../core/postfixConfig";
+import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../core/scripts";
 import { mustRunOnServer } from "../../providers/shell";
 import {
   changedResources,

@@ -20,11 +20,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as auto from "@pulumi/pulumi/automation";
 import { Client } from "pg";
-import { HBA_BLOCK } from "../../spec/pgHba";
-import { blockBody, withBlock } from "../../spec/managedBlock";
-import { dovecotPaths } from "../../spec/dovecotConfig";
-import { mainCfBackupFile, MAP_NAMES, mapFilePath, type MapName } from "../../spec/postfixConfig";
-import { hashPassword } from "../../spec/passwords";
+import { HBA_BLOCK } from "../../core/pgHba";
+import { blockBody, withBlock } from "../../core/managedBlock";
+import { dovecotPaths } from "../../core/dovecotConfig";
+import { mainCfBackupFile, MAP_NAMES, mapFilePath, type MapName } from "../../core/postfixConfig";
+import { hashPassword } from "../../core/passwords";
 import {
   changedResources,
   assertNoChanges,

@@ -32,6 +32,8 @@ import { installSystemDeps } from "../support/systemDeps";
 
 /** The landed commit this session's work started from: schema version 1, no login column. */
 const UPGRADE_FROM = "f1bdb8167edf5c69a9f5ec20a410a0b5a9fe3d3c";
+/** The project's files at UPGRADE_FROM, where the pure code was still in spec/. */
+const OLD_FILES = PROJECT_FILES.map((file) => (file === "core" ? "spec" : file));
 const PLUGINS = pluginGate("e2e: upgrading a stack made by an earlier vmail");
 const STACK = "e2e-upgrade";
 const OWNER = "vmailupg";
@@ -88,7 +90,7 @@ describe("upgrading a stack made by an earlier vmail", { skip: PLUGINS.skip }, (
     // The earlier program, as an operator's checkout of it had it.
     oldCode = join(dir, "old-code");
     execFileSync("mkdir", ["-p", oldCode]);
-    const archive = execFileSync("git", ["-C", REPO, "archive", UPGRADE_FROM, ...PROJECT_FILES]);
+    const archive = execFileSync("git", ["-C", REPO, "archive", UPGRADE_FROM, ...OLD_FILES]);
     execFileSync("tar", ["-x", "-C", oldCode], { input: archive });
     cluster = await startPgCluster();
     postfix = await createPostfixInstance();
@@ -97,7 +99,7 @@ describe("upgrading a stack made by an earlier vmail", { skip: PLUGINS.skip }, (
     await dovecot.start();
     t = await createTestStack(
       STACK,
-      { projectDir: oldCode, files: PROJECT_FILES, stackFile: stackFile() },
+      { projectDir: oldCode, files: OLD_FILES, stackFile: stackFile() },
       { "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true } },
     );
   });
@@ -134,8 +136,8 @@ describe("upgrading a stack made by an earlier vmail", { skip: PLUGINS.skip }, (
   });
 
   it("2. today's vmail takes it over: tables migrated, no row re-made, no password changed", async () => {
+    for (const file of OLD_FILES) rmSync(join(t.workDir, file), { recursive: true, force: true });
     for (const file of PROJECT_FILES) {
-      rmSync(join(t.workDir, file), { recursive: true, force: true });
       cpSync(join(REPO, file), join(t.workDir, file), { recursive: true });
     }
     const seen: auto.EngineEvent[] = [];

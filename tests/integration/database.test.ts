@@ -15,9 +15,9 @@ import { MAP_FILE_OWNERSHIP } from "../../components/postfixMaps";
 import { checkpointGuardProvider } from "../../providers/checkpointGuard";
 import { closePools } from "../../providers/db";
 import { runOnServer } from "../../providers/shell";
-import { editSharedFileScript } from "../../spec/scripts";
-import { HBA_BLOCK, renderHbaBlock } from "../../spec/pgHba";
-import { FORWARD_BLOCK, mapFilePath, MAP_NAMES, renderMapFile } from "../../spec/postfixConfig";
+import { editSharedFileScript } from "../../core/scripts";
+import { HBA_BLOCK, renderHbaBlock } from "../../core/pgHba";
+import { FORWARD_BLOCK, mapFilePath, MAP_NAMES, renderMapFile } from "../../core/postfixConfig";
 import {
   aliasProvider,
   domainProvider,
@@ -37,7 +37,7 @@ import {
   type PgCluster,
 } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
-import { dbIdentity } from "../../spec/target";
+import { dbIdentity } from "../../core/target";
 import { installSystemDeps } from "../support/systemDeps";
 
 let cluster: PgCluster;

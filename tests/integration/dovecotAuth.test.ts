@@ -20,9 +20,9 @@ import {
   dovecotPaths,
   renderAuthInclude,
   renderDovecotSql,
-} from "../../spec/dovecotConfig";
-import { HASH_SCHEMES, type HashScheme } from "../../spec/passwords";
-import { dbIdentity } from "../../spec/target";
+} from "../../core/dovecotConfig";
+import { HASH_SCHEMES, type HashScheme } from "../../core/passwords";
+import { dbIdentity } from "../../core/target";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
 import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";

@@ -19,15 +19,15 @@ import { providerContext } from "../../providers/context";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
 import { serverFileProvider } from "../../providers/serverFile";
 import { mustRunOnServer } from "../../providers/shell";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import {
   AUTH_INCLUDE_LINE,
   DOVECOT_AUTH_BLOCK,
   dovecotPaths,
   renderAuthInclude,
   renderDovecotSql,
-} from "../../spec/dovecotConfig";
-import { shellQuote } from "../../spec/scripts";
+} from "../../core/dovecotConfig";
+import { shellQuote } from "../../core/scripts";
 import { freePort } from "../support/ports";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { snapshot } from "../support/throwawayDaemon";

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { providerContext } from "../../providers/context";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { installSystemDeps } from "../support/systemDeps";
 

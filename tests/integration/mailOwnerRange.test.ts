@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runOnServer } from "../../providers/shell";
-import { mailOwnerScript } from "../../spec/scripts";
+import { mailOwnerScript } from "../../core/scripts";
 
 const local = { access: { kind: "local" as const } };
 const USER = "vmailrangeowner";

@@ -12,8 +12,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
 import type { PostfixMainCfInputs } from "../../resources/postfixMainCf";
-import type { DatabaseSettings } from "../../spec/config";
-import { mainCfBackupFile } from "../../spec/postfixConfig";
+import type { DatabaseSettings } from "../../core/config";
+import { mainCfBackupFile } from "../../core/postfixConfig";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 
 const provider = postfixMainCfProvider as Required<pulumi.dynamic.ResourceProvider>;

@@ -1,11 +1,11 @@
-// spec/passwords.ts against the real Dovecot: every hash we write must pass
+// core/passwords.ts against the real Dovecot: every hash we write must pass
 // `doveadm pw -t`, and every hash `doveadm pw -s` writes must be vetted (and, for our
 // schemes, verified) by us. Passwords go to doveadm on stdin; the hashes are of throwaway
 // test passwords, so passing them as arguments is fine here.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { HASH_SCHEMES, hashPassword, parseScheme, storedHashProblem } from "../../spec/passwords";
+import { HASH_SCHEMES, hashPassword, parseScheme, storedHashProblem } from "../../core/passwords";
 import { verifyPassword } from "../support/verifyPassword";
 import { installSystemDeps } from "../support/systemDeps";
 

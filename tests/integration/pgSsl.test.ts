@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { closePools, poolFor } from "../../providers/db";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import { startPgCluster, type PgCluster } from "../support/pgCluster";
 import { testDatabaseSettings } from "../support/providers";
 import { serveTls, type ClusterTls } from "../support/tls";

@@ -16,7 +16,7 @@ import {
   describeTarget,
   type DbIdentity,
   type ServerIdentity,
-} from "../../spec/target";
+} from "../../core/target";
 import { createMailDatabase } from "../support/mailDatabaseFixture";
 import { startPgCluster, storedRow, type PgCluster } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";

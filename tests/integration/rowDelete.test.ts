@@ -13,7 +13,7 @@ import {
   type UserOutputs,
 } from "../../providers/rows";
 import { mailTablesProvider } from "../../providers/schema";
-import { dbIdentity } from "../../spec/target";
+import { dbIdentity } from "../../core/target";
 import { createMailDatabase } from "../support/mailDatabaseFixture";
 import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";

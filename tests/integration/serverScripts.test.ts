@@ -13,7 +13,7 @@ import {
   mapFilePath,
   postconfInput,
   proxiedMaps,
-} from "../../spec/postfixConfig";
+} from "../../core/postfixConfig";
 import {
   mailOwnerScript,
   parseUidGid,
@@ -22,11 +22,11 @@ import {
   postconfReadScript,
   postconfRemoveScript,
   type PostconfInput,
-} from "../../spec/scripts";
+} from "../../core/scripts";
 import { INHERITED_VIRTUAL_SETTINGS } from "../support/postfixInstance";
 import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import { mustRunOnServer, runOnServer } from "../../providers/shell";
 import { installSystemDeps } from "../support/systemDeps";
 
@@ -292,21 +292,25 @@ describe("main.cf settings", () => {
       await assert.rejects(stat(mainCfBackupFile(configDir)), /ENOENT/, "the record is removed");
     });
 
-    it("from a record kept in the maps directory by an earlier vmail", async () => {
-      // What the earlier vmail left: its record of the operator's values (only the ones set), and
-      // main.cf with vmail's values.
+    /**
+     * What an earlier vmail left: its record of the operator's values in the maps directory (only
+     * the ones set), main.cf with vmail's values, and a state naming that record.
+     */
+    async function whatAnEarlierVmailLeft() {
       const legacy = join(mapsDir, "main.cf.before-vmail");
       const old = { ...mainCf(mapsDir), backupFile: legacy };
+      const { transport_maps, local_recipient_maps } = OPERATORS;
       await writeFile(
         legacy,
-        `transport_maps = ${OPERATORS.transport_maps}\nlocal_recipient_maps = ${OPERATORS.local_recipient_maps}\n`,
+        `transport_maps = ${transport_maps}\nlocal_recipient_maps = ${local_recipient_maps}\n`,
       );
-      execFileSync("postconf", [
-        "-c",
-        configDir,
-        "-e",
-        ...Object.entries(old.settings).map(([k, v]) => `${k}=${v}`),
-      ]);
+      const settings = Object.entries(old.settings).map(([k, v]) => `${k}=${v}`);
+      execFileSync("postconf", ["-c", configDir, "-e", ...settings]);
+      return { legacy, old };
+    }
+
+    it("from a record kept in the maps directory by an earlier vmail", async () => {
+      const { legacy, old } = await whatAnEarlierVmailLeft();
       await provider.update("main.cf", old, mainCf(mapsDir));
       await assert.rejects(stat(legacy), /ENOENT/, "the old record moved beside main.cf");
       // A later change of the maps directory records nothing of vmail's own values.
@@ -316,18 +320,7 @@ describe("main.cf settings", () => {
     });
 
     it("for a state that still names the old record when destroyed", async () => {
-      const legacy = join(mapsDir, "main.cf.before-vmail");
-      const old = { ...mainCf(mapsDir), backupFile: legacy };
-      await writeFile(
-        legacy,
-        `transport_maps = ${OPERATORS.transport_maps}\nlocal_recipient_maps = ${OPERATORS.local_recipient_maps}\n`,
-      );
-      execFileSync("postconf", [
-        "-c",
-        configDir,
-        "-e",
-        ...Object.entries(old.settings).map(([k, v]) => `${k}=${v}`),
-      ]);
+      const { legacy, old } = await whatAnEarlierVmailLeft();
       await provider.delete("main.cf", old);
       assert.deepEqual(asTheOperatorHadIt(), expected);
       await assert.rejects(stat(legacy), /ENOENT/);

@@ -10,8 +10,8 @@ import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { providerContext } from "../../providers/context";
 import { serverFileProvider } from "../../providers/serverFile";
-import type { DatabaseSettings } from "../../spec/config";
-import { HBA_BLOCK } from "../../spec/pgHba";
+import type { DatabaseSettings } from "../../core/config";
+import { HBA_BLOCK } from "../../core/pgHba";
 
 const files = serverFileProvider as Required<pulumi.dynamic.ResourceProvider>;
 /** "# Réseau local: ne pas toucher" in Latin-1, then a line of the operator's. */

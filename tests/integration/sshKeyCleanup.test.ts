@@ -18,7 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ServerAccess } from "../../spec/config";
+import type { ServerAccess } from "../../core/config";
 import { runOnServer, type ShellTarget } from "../../providers/shell";
 import { startSshServer, type SshServer } from "../support/sshServer";
 

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ServerAccess } from "../../spec/config";
+import type { ServerAccess } from "../../core/config";
 import { providerContext } from "../../providers/context";
 import { serverFileProvider } from "../../providers/serverFile";
 import { runOnServer, type ShellTarget } from "../../providers/shell";

@@ -19,8 +19,8 @@ import {
 } from "../../providers/rows";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
 import { serverFileProvider } from "../../providers/serverFile";
-import type { DatabaseSettings } from "../../spec/config";
-import { dbIdentity, type DbIdentity, type ServerIdentity } from "../../spec/target";
+import type { DatabaseSettings } from "../../core/config";
+import { dbIdentity, type DbIdentity, type ServerIdentity } from "../../core/target";
 import { doveadmVerifies } from "../support/dovecot";
 import { createMailDatabase } from "../support/mailDatabaseFixture";
 import {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { providerContext } from "../../providers/context";
 import { serverFileProvider } from "../../providers/serverFile";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 
 const files = serverFileProvider as Required<pulumi.dynamic.ResourceProvider>;
 // root's, with a group other than root's: the owner is really applied, not left as created.

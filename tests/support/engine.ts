@@ -67,7 +67,7 @@ export const PROJECT_FILES = [
   "index.ts",
   "components",
   "resources",
-  "spec",
+  "core",
   "providers",
   "program",
   "package.json",

@@ -13,7 +13,7 @@ import { PostfixMaps } from "../../components/postfixMaps";
 import { RootForward } from "../../components/rootForward";
 import { Server } from "../../resources/server";
 import { readStackConfig } from "../../program/stackConfig";
-import { dbIdentity } from "../../spec/target";
+import { dbIdentity } from "../../core/target";
 
 export interface HarnessOutputs {
   /** What MailOwner reads back from the server. */

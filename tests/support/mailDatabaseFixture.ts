@@ -3,11 +3,11 @@
 // with the statements that provider runs; the end-to-end suite checks the provider's own work.
 
 import { randomBytes } from "node:crypto";
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import { mailTablesProvider } from "../../providers/schema";
-import { usersColumnsReadBy, wholeTablesReadBy } from "../../spec/tables";
+import { usersColumnsReadBy, wholeTablesReadBy } from "../../core/tables";
 import { escapeIdentifier } from "pg";
-import { dbIdentity } from "../../spec/target";
+import { dbIdentity } from "../../core/target";
 import { superuserQuery, type PgCluster } from "./pgCluster";
 
 export interface MailDatabaseFixture {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { mapFilePath, type MapName } from "../../spec/postfixConfig";
+import { mapFilePath, type MapName } from "../../core/postfixConfig";
 import { doveadmVerifies } from "./dovecot";
 import { storedRow, superuserQuery, type PgCluster } from "./pgCluster";
 import type { PostfixInstance } from "./postfixInstance";

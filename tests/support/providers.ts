@@ -1,7 +1,7 @@
 // Drives vmail's dynamic providers directly (no engine) against real services: the context
 // they would read from the stack config in configure() is built from a test cluster.
 
-import type { DatabaseSettings } from "../../spec/config";
+import type { DatabaseSettings } from "../../core/config";
 import { providerContext, type ProviderContext } from "../../providers/context";
 import type { PgCluster } from "./pgCluster";
 

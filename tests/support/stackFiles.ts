@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
-import type { RawConfig } from "../../spec/config";
+import type { RawConfig } from "../../core/config";
 
 export const REPO = join(__dirname, "..", "..");
 

@@ -9,7 +9,7 @@ import {
   sha512Crypt,
   SHA512_CRYPT_RE,
   storedHashProblem,
-} from "../../spec/passwords";
+} from "../../core/passwords";
 
 /** Costs past which a hash is refused unverified (a hostile hash could take minutes). */
 const VERIFY_MAX = { bcryptCost: 16, sha512Rounds: 5_000_000 };

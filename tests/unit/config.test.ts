@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, DEFAULTS, findAliasLoop, parseConfig } from "../../spec/config";
+import { ConfigError, DEFAULTS, findAliasLoop, parseConfig } from "../../core/config";
 import { projectFile, rawConfigFor, REPO } from "../support/stackFiles";
-import { accountsJsonSchema } from "../../spec/accountsSchema";
+import { accountsJsonSchema } from "../../core/accountsSchema";
 
 const DOVEADM_BLF = "{BLF-CRYPT}$2y$05$uo3XT8PqCkPHm6uZ8GgEd.lcCsY9/Ld4vLDlQ3xw8V7F9I5IQHqLa";
 
@@ -450,7 +450,7 @@ describe("the accounts file (vmail:accountsFile)", () => {
 });
 
 describe("the accounts file's JSON Schema", () => {
-  it("accounts.schema.json is what spec/accountsSchema.ts says (npm run schema writes it)", () => {
+  it("accounts.schema.json is what core/accountsSchema.ts says (npm run schema writes it)", () => {
     const committed: unknown = JSON.parse(readFileSync(join(REPO, "accounts.schema.json"), "utf8"));
     assert.deepEqual(committed, accountsJsonSchema());
   });

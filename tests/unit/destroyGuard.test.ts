@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { parseConfig } from "../../spec/config";
+import { parseConfig } from "../../core/config";
 import { MockEngine, valueOf } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { parseConfig } from "../../spec/config";
-import { dovecotRefusal } from "../../spec/dovecotConfig";
+import { parseConfig } from "../../core/config";
+import { dovecotRefusal } from "../../core/dovecotConfig";
 import { MockEngine, valueOf } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 

@@ -8,16 +8,16 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { REPO } from "../support/stackFiles";
 
-const LAYERS = ["program", "components", "resources", "providers", "spec"] as const;
+const LAYERS = ["program", "components", "resources", "providers", "core"] as const;
 type Layer = (typeof LAYERS)[number];
 
 /** What each layer may import, besides itself (type-only imports are marked apart). */
 const ALLOWED: Record<Layer, Layer[]> = {
-  program: ["spec"],
-  components: ["resources", "spec"],
-  resources: ["spec"],
-  providers: ["spec"],
-  spec: [],
+  program: ["core"],
+  components: ["resources", "core"],
+  resources: ["core"],
+  providers: ["core"],
+  core: [],
 };
 /** Imports only for their types (erased at run time) that a layer may make besides. */
 const ALLOWED_TYPES: Partial<Record<Layer, Layer[]>> = { providers: ["resources"] };

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { blockBody, withBlock, withoutBlock } from "../../spec/managedBlock";
+import { blockBody, withBlock, withoutBlock } from "../../core/managedBlock";
 
 const top = { marker: "vmail", position: "top" } as const;
 const theirs = "# their comment\nlocal all postgres peer\nhost all all 127.0.0.1/32 md5\n";

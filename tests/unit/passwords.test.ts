@@ -1,4 +1,4 @@
-// Tests of spec/passwords.ts: spec vectors, round trips, refusals. vmail's own SHA512-CRYPT code
+// Tests of core/passwords.ts: spec vectors, round trips, refusals. vmail's own SHA512-CRYPT code
 // is judged by published vectors and by OpenSSL's (`openssl passwd -6`), never by itself.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import {
   sha512Crypt,
   SHA512_CRYPT_RE,
   storedHashProblem,
-} from "../../spec/passwords";
+} from "../../core/passwords";
 import { verifyPassword } from "../support/verifyPassword";
 
 /**

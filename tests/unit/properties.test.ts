@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { findAliasLoop } from "../../spec/config";
-import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../../spec/managedBlock";
-import { addressRule, domainRule, normalizeAddress } from "../../spec/rules";
-import { shellQuote } from "../../spec/scripts";
+import { findAliasLoop } from "../../core/config";
+import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../../core/managedBlock";
+import { addressRule, domainRule, normalizeAddress } from "../../core/rules";
+import { shellQuote } from "../../core/scripts";
 
 // --- managed block ------------------------------------------------------------------------------
 

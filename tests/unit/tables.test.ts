@@ -1,12 +1,12 @@
-// The tables' description (spec/tables.ts) is the one place a column lives: the DDL, the columns
+// The tables' description (core/tables.ts) is the one place a column lives: the DDL, the columns
 // the providers write and read back, and the grants come from it, and the queries Postfix and
 // Dovecot run read only what their roles are granted.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderDovecotSql } from "../../spec/dovecotConfig";
-import { MAP_NAMES, renderMapFile } from "../../spec/postfixConfig";
-import { CREATE_TABLES, tableDdl } from "../../spec/sql";
+import { renderDovecotSql } from "../../core/dovecotConfig";
+import { MAP_NAMES, renderMapFile } from "../../core/postfixConfig";
+import { CREATE_TABLES, tableDdl } from "../../core/sql";
 import {
   readableBy,
   SCHEMA_VERSION,
@@ -16,7 +16,7 @@ import {
   wholeTablesReadBy,
   type MailReader,
   type TableSpec,
-} from "../../spec/tables";
+} from "../../core/tables";
 
 /** The `query = ...` lines of a rendered file (Postfix's `query`, Dovecot's `*_query`). */
 function queries(rendered: string): string[] {

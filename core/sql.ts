@@ -20,7 +20,7 @@ export function tableDdl(spec: TableSpec): string[] {
   ];
 }
 
-/** The mail tables as described in spec/tables.ts, then vmail's list of its rows. */
+/** The mail tables as described in core/tables.ts, then vmail's list of its rows. */
 export const CREATE_TABLES = [
   ...Object.values(TABLES).flatMap(tableDdl),
   // vmail's own bookkeeping: the rows it wrote. A create that finds a row not listed here (the

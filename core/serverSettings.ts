@@ -212,7 +212,7 @@ export function readRootForward(r: Reader): { rootForward: string[]; rootForward
   };
 }
 
-/** The databases and servers vmail no longer reaches (spec/retiredTargets.ts). */
+/** The databases and servers vmail no longer reaches (core/retiredTargets.ts). */
 export function readRetiredTargets(r: Reader): string[] {
   const retired: string[] = [];
   r.list("retiredTargets").forEach((entry, i) => {

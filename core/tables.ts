@@ -34,6 +34,16 @@ export interface TableSpec {
 
 const both: readonly MailReader[] = ["postfix", "dovecot"];
 
+/** Whether mail to the row's user or domain is accepted (schema version 2). */
+const receive: Column = {
+  name: "receive",
+  sql: "BOOLEAN NOT NULL DEFAULT true",
+  readBy: ["postfix"],
+  written: true,
+  since: 2,
+  unset: true,
+};
+
 /**
  * The articles' tables, with one deliberate change: transports.gid is not UNIQUE, since every
  * domain is delivered as the same mail owner's group and a second domain would be refused.
@@ -55,15 +65,7 @@ export const TABLES = {
         since: 2,
         unset: true,
       },
-      // Postfix's refusal map refuses mail to a user who does not receive (see postfixConfig.ts).
-      {
-        name: "receive",
-        sql: "BOOLEAN NOT NULL DEFAULT true",
-        readBy: ["postfix"],
-        written: true,
-        since: 2,
-        unset: true,
-      },
+      receive, // false: Postfix's refusal map refuses mail to the user (see postfixConfig.ts)
       {
         name: "created",
         sql: "TIMESTAMP WITH TIME ZONE DEFAULT now()",
@@ -79,15 +81,7 @@ export const TABLES = {
     columns: [
       { name: "gid", sql: "INTEGER NOT NULL", readBy: ["postfix"], written: true, since: 1 },
       { name: "transport", sql: "TEXT NOT NULL", readBy: ["postfix"], written: true, since: 1 },
-      // false: a suspended domain, whose mail Postfix's refusal map refuses.
-      {
-        name: "receive",
-        sql: "BOOLEAN NOT NULL DEFAULT true",
-        readBy: ["postfix"],
-        written: true,
-        since: 2,
-        unset: true,
-      },
+      receive, // false: a suspended domain, whose mail the refusal map refuses
     ],
   },
   aliases: {
@@ -149,7 +143,7 @@ export function usersColumnsReadBy(reader: MailReader): string[] {
   return readable;
 }
 
-/** vmail's list of the rows it wrote (see spec/sql.ts); no mail program reads it. */
+/** vmail's list of the rows it wrote (see core/sql.ts); no mail program reads it. */
 export const MANAGED_ROWS = "vmail_managed_rows";
 
 /** The three tables vmail keeps, by name. */
