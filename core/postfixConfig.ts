@@ -1,7 +1,7 @@
 // What vmail writes into Postfix: the pgsql lookup files, the main.cf settings and root's
 // .forward block. Pure.
 
-import type { PostconfInput } from "./scripts";
+import type { PostconfInput } from "./mainCfScripts";
 
 export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused";
 

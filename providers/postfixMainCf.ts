@@ -14,7 +14,7 @@ import {
   postconfRemoveScript,
   RECIPIENT_RESTRICTIONS,
   recipientChecksPresent,
-} from "../core/scripts";
+} from "../core/mainCfScripts";
 import { mustRunOnServer } from "./shell";
 import { mainCfBackupFile } from "../core/postfixConfig";
 import { targetMoved } from "../core/target";

@@ -2,7 +2,7 @@
 // (providers/postfixMainCf.ts) sets them with postconf, reads them back for refresh, and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PostconfInput } from "../core/scripts";
+import type { PostconfInput } from "../core/mainCfScripts";
 import type { ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
 

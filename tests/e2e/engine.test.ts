@@ -15,7 +15,8 @@ import type { DatabaseSettings } from "../../core/config";
 import { closePools } from "../../providers/db";
 import { HBA_BLOCK } from "../../core/pgHba";
 import { mapFilePath, postconfInput, type MapName } from "../../core/postfixConfig";
-import { mailOwnerScript, parseUidGid, postconfApplyScript } from "../../core/scripts";
+import { mailOwnerScript, parseUidGid } from "../../core/scripts";
+import { postconfApplyScript } from "../../core/mainCfScripts";
 import { mustRunOnServer } from "../../providers/shell";
 import {
   changedResources,

@@ -14,15 +14,14 @@ import {
   postconfInput,
   proxiedMaps,
 } from "../../core/postfixConfig";
+import { mailOwnerScript, parseUidGid } from "../../core/scripts";
 import {
-  mailOwnerScript,
-  parseUidGid,
   parsePostconfValues,
   postconfApplyScript,
   postconfReadScript,
   postconfRemoveScript,
   type PostconfInput,
-} from "../../core/scripts";
+} from "../../core/mainCfScripts";
 import { INHERITED_VIRTUAL_SETTINGS } from "../support/postfixInstance";
 import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
