@@ -22,7 +22,7 @@ import {
   postconfRemoveScript,
   type PostconfInput,
 } from "../../core/mainCfScripts";
-import { INHERITED_VIRTUAL_SETTINGS } from "../support/postfixInstance";
+import { INHERITED_VIRTUAL_SETTINGS, notFromADevStack } from "../support/postfixInstance";
 import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
 import type { DatabaseSettings } from "../../core/config";
@@ -121,7 +121,7 @@ describe("main.cf settings", () => {
     // backup and main.cf settings.
     await cp("/etc/postfix", configDir, {
       recursive: true,
-      filter: (src) => !src.startsWith("/etc/postfix/pgsql"),
+      filter: notFromADevStack,
     });
     execFileSync("postconf", ["-c", configDir, "-X", ...INHERITED_VIRTUAL_SETTINGS]);
     // postconf reads the pgsql files main.cf names; empty ones keep it from warning on each call

@@ -27,6 +27,7 @@ import * as fs from "node:fs/promises";
 import * as net from "node:net";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { mainCfBackupFile } from "../../core/postfixConfig";
 import { freePort } from "./ports";
 import * as daemon from "./throwawayDaemon";
 import { ensureInstalled } from "./systemDeps";
@@ -84,7 +85,18 @@ export const INHERITED_VIRTUAL_SETTINGS = [
   "virtual_transport",
   "transport_maps",
   "proxy_read_maps",
+  "smtpd_recipient_restrictions",
 ];
+
+/**
+ * Whether a path under /etc/postfix belongs to the system's own config, not to what a dev stack
+ * left there: its maps (pgsql/) and its record of the operator's values beside main.cf, which a
+ * copy must not start with (the copy's vmail would take the system's record for its own).
+ */
+export function notFromADevStack(src: string): boolean {
+  const left = [`${SYSTEM_CONFIG}/pgsql`, mainCfBackupFile(SYSTEM_CONFIG)];
+  return !left.some((l) => src === l || src.startsWith(`${l}/`));
+}
 
 function ensureBinaries(): void {
   ensureInstalled([POSTFIX, `${SYSTEM_CONFIG}/main.cf`]);
@@ -128,7 +140,11 @@ export async function createPostfixInstance(
   try {
     // dereference: Debian's makedefs.out is a symlink out of the dir, which `postfix check`
     // warns about in any config directory but /etc/postfix.
-    await fs.cp(SYSTEM_CONFIG, configDir, { recursive: true, dereference: true });
+    await fs.cp(SYSTEM_CONFIG, configDir, {
+      recursive: true,
+      dereference: true,
+      filter: notFromADevStack,
+    });
     // 0755 all the way down (base too) to the queue, log and spool: postfix, local(8)
     // delivering as the recipient and a test's Dovecot must reach them. Config and queue stay
     // root's.
