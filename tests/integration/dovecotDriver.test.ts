@@ -15,11 +15,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { providerContext } from "../../providers/context";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
 import { serverFileProvider } from "../../providers/serverFile";
 import { mustRunOnServer } from "../../providers/shell";
-import type { DatabaseSettings } from "../../core/config";
 import {
   AUTH_INCLUDE_LINE,
   DOVECOT_AUTH_BLOCK,
@@ -32,6 +30,7 @@ import { freePort } from "../support/ports";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { snapshot } from "../support/throwawayDaemon";
 import { installSystemDeps } from "../support/systemDeps";
+import { useShellOnly } from "../support/providers";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const dovecotProvider = dovecotReloadProvider as Provider;
@@ -116,10 +115,7 @@ before(async () => {
   );
   const key = join(scratch, "id_ed25519");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
-  providerContext.use({
-    shell: { ...local, privateKey: await readFile(key, "utf8") },
-    db: { settings: {} as DatabaseSettings, adminPassword: "" },
-  });
+  useShellOnly({ ...local, privateKey: await readFile(key, "utf8") });
   dovecot = await makeDovecotInstance();
   await dovecot.start();
 });

@@ -11,11 +11,10 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { providerContext } from "../../providers/context";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
-import type { DatabaseSettings } from "../../core/config";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { installSystemDeps } from "../support/systemDeps";
+import { useShellOnly } from "../support/providers";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const reload = dovecotReloadProvider as Provider;
@@ -34,10 +33,7 @@ async function reloads(): Promise<number> {
 
 before(async () => {
   installSystemDeps();
-  providerContext.use({
-    shell: { access: server },
-    db: { settings: {} as DatabaseSettings, adminPassword: "" },
-  });
+  useShellOnly({ access: server });
   scratch = await mkdtemp(join(tmpdir(), "vmail-dovecot-running-"));
   dovecot = await makeDovecotInstance();
   await dovecot.start();

@@ -9,12 +9,11 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
 import type { PostfixMainCfInputs } from "../../resources/postfixMainCf";
-import type { DatabaseSettings } from "../../core/config";
 import { mainCfBackupFile } from "../../core/postfixConfig";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
+import { useShellOnly } from "../support/providers";
 
 const provider = postfixMainCfProvider as Required<pulumi.dynamic.ResourceProvider>;
 let postfix: PostfixInstance;
@@ -73,10 +72,7 @@ async function refusedApply(run: () => Promise<unknown>) {
 
 before(async () => {
   postfix = await createPostfixInstance();
-  providerContext.use({
-    shell: { access: { kind: "local" } },
-    db: { settings: {} as DatabaseSettings, adminPassword: "" },
-  });
+  useShellOnly();
 });
 
 after(async () => {

@@ -23,11 +23,10 @@ import {
   type PostconfInput,
 } from "../../core/mainCfScripts";
 import { INHERITED_VIRTUAL_SETTINGS, notFromADevStack } from "../support/postfixInstance";
-import { providerContext } from "../../providers/context";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
-import type { DatabaseSettings } from "../../core/config";
 import { mustRunOnServer, runOnServer } from "../../providers/shell";
 import { installSystemDeps } from "../support/systemDeps";
+import { useShellOnly } from "../support/providers";
 
 const local = { access: { kind: "local" as const } };
 let dir: string;
@@ -190,10 +189,7 @@ describe("main.cf settings", () => {
   });
 
   it("the main.cf resource's check finds such a domain at preview, before anything changes", async () => {
-    providerContext.use({
-      shell: local,
-      db: { settings: {} as DatabaseSettings, adminPassword: "" },
-    });
+    useShellOnly(local);
     const check = postfixMainCfProvider.check as NonNullable<typeof postfixMainCfProvider.check>;
     const news = { ...input(), reloadAfter: [] };
     execFileSync("postconf", ["-c", configDir, "-e", "mydestination=localhost, Example.COM"]);
@@ -234,10 +230,7 @@ describe("main.cf settings", () => {
     const expected = { ...OPERATORS, virtual_mailbox_maps: "", explicitlySet: "" };
 
     before(async () => {
-      providerContext.use({
-        shell: local,
-        db: { settings: {} as DatabaseSettings, adminPassword: "" },
-      });
+      useShellOnly(local);
       execFileSync("postconf", [
         "-c",
         configDir,

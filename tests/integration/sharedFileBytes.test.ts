@@ -8,10 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { providerContext } from "../../providers/context";
 import { serverFileProvider } from "../../providers/serverFile";
-import type { DatabaseSettings } from "../../core/config";
 import { HBA_BLOCK } from "../../core/pgHba";
+import { useShellOnly } from "../support/providers";
 
 const files = serverFileProvider as Required<pulumi.dynamic.ResourceProvider>;
 /** "# Réseau local: ne pas toucher" in Latin-1, then a line of the operator's. */
@@ -23,10 +22,7 @@ let dir: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "vmail-bytes-"));
-  providerContext.use({
-    shell: { access: { kind: "local" } },
-    db: { settings: {} as DatabaseSettings, adminPassword: "" },
-  });
+  useShellOnly();
 });
 
 after(async () => {

@@ -9,9 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { providerContext } from "../../providers/context";
 import { serverFileProvider } from "../../providers/serverFile";
-import type { DatabaseSettings } from "../../core/config";
+import { useShellOnly } from "../support/providers";
 
 const files = serverFileProvider as Required<pulumi.dynamic.ResourceProvider>;
 // root's, with a group other than root's: the owner is really applied, not left as created.
@@ -20,10 +19,7 @@ let dir: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "vmail-symlink-"));
-  providerContext.use({
-    shell: { access: { kind: "local" } },
-    db: { settings: {} as DatabaseSettings, adminPassword: "" },
-  });
+  useShellOnly();
 });
 
 after(async () => {

@@ -2,6 +2,8 @@
 // its dependencies and its (unresolved) inputs, so tests can look at the graph as the engine would.
 
 import * as pulumi from "@pulumi/pulumi";
+import type { MailServer } from "../../components/mailServer";
+import type { MailSpec } from "../../core/config";
 
 export interface Recorded {
   type: string;
@@ -36,6 +38,22 @@ export class MockEngine {
       stack,
       false,
     );
+  }
+
+  /**
+   * vmail's MailServer for `spec`, registered under these mocks (install them first) with every
+   * resource recorded; resolves once its rows are registered. The component is loaded only now:
+   * Pulumi's mocks must be in place before it is.
+   */
+  async registerMailServer(spec: MailSpec): Promise<MailServer> {
+    const { MailServer } = await import("../../components/mailServer");
+    const server = new MailServer(
+      "mail",
+      { spec, adminPassword: pulumi.secret("admin-pw") },
+      { transformations: [this.record] },
+    );
+    await valueOf(server.generatedPasswords);
+    return server;
   }
 
   /** A resource transformation that records each resource under the component it is given to. */

@@ -3,6 +3,7 @@
 
 import type { DatabaseSettings } from "../../core/config";
 import { providerContext, type ProviderContext } from "../../providers/context";
+import type { ShellTarget } from "../../providers/shell";
 import type { PgCluster } from "./pgCluster";
 
 export function testDatabaseSettings(
@@ -41,4 +42,9 @@ export function useLocalContext(
   };
   providerContext.use(ctx);
   return ctx;
+}
+
+/** Points every vmail provider at a server alone (this machine by default), with no database. */
+export function useShellOnly(shell: ShellTarget = { access: { kind: "local" } }): void {
+  providerContext.use({ shell, db: { settings: {} as DatabaseSettings, adminPassword: "" } });
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { parseConfig } from "../../core/config";
-import { MockEngine, valueOf } from "../support/mocks";
+import { MockEngine } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
@@ -17,18 +17,7 @@ let guardDependsOn: pulumi.Resource[];
 
 before(async () => {
   await engine.install();
-  // The components are loaded only now: Pulumi's mocks must be in place first.
-  const { MailServer } = await import("../../components/mailServer");
-  const pulumiSdk = await import("@pulumi/pulumi");
-  const server = new MailServer(
-    "mail",
-    {
-      spec: parseConfig(rawConfigFor("dev", { protect: true })),
-      adminPassword: pulumiSdk.secret("admin-pw"),
-    },
-    { transformations: [engine.record] },
-  );
-  await valueOf(server.generatedPasswords);
+  await engine.registerMailServer(parseConfig(rawConfigFor("dev", { protect: true })));
   // Given as a promise: the rows are registered in batches, the last ones later.
   const [given] = engine.find(`${DYN}DestroyGuard`, "mail-destroy-guard").dependsOn;
   guardDependsOn = await (given as unknown as Promise<pulumi.Resource[]>);

@@ -6,7 +6,7 @@ import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { parseConfig } from "../../core/config";
 import { dovecotRefusal } from "../../core/dovecotConfig";
-import { MockEngine, valueOf } from "../support/mocks";
+import { MockEngine } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
@@ -14,15 +14,7 @@ const DYN = "pulumi-nodejs:dynamic/vmail:";
 
 before(async () => {
   await engine.install();
-  // The components are loaded only now: Pulumi's mocks must be in place first.
-  const { MailServer } = await import("../../components/mailServer");
-  const pulumiSdk = await import("@pulumi/pulumi");
-  const server = new MailServer(
-    "mail",
-    { spec: parseConfig(rawConfigFor("dev")), adminPassword: pulumiSdk.secret("admin-pw") },
-    { transformations: [engine.record] },
-  );
-  await valueOf(server.generatedPasswords);
+  await engine.registerMailServer(parseConfig(rawConfigFor("dev")));
 });
 
 /** Whether `r` depends on `on`, directly or through what it depends on. */

@@ -14,9 +14,6 @@ let server: import("../../components/mailServer").MailServer;
 
 before(async () => {
   await engine.install();
-  // The components are loaded only now: Pulumi's mocks must be in place first.
-  const { MailServer } = await import("../../components/mailServer");
-  const pulumiSdk = await import("@pulumi/pulumi");
   const spec = parseConfig(
     rawConfigFor(
       "dev",
@@ -35,12 +32,7 @@ before(async () => {
       ["users"],
     ),
   );
-  server = new MailServer(
-    "mail",
-    { spec, adminPassword: pulumiSdk.secret("admin-pw") },
-    { transformations: [engine.record] },
-  );
-  await valueOf(server.generatedPasswords);
+  server = await engine.registerMailServer(spec);
 });
 
 describe("the dev stack's resource graph", () => {
