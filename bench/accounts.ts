@@ -40,6 +40,7 @@ export function generateAccounts(n: number): Accounts {
       scheme: "SHA512-CRYPT",
       password: { kind: "hash", hash: givenHash(address) },
       login: true,
+      quota: null,
       receive: true,
     };
   });

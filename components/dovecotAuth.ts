@@ -44,6 +44,8 @@ export interface DovecotAuthArgs {
 export class DovecotAuth extends pulumi.ComponentResource {
   /** The SQL file's path on the server. */
   readonly sqlFile: pulumi.Output<string>;
+  /** The check that the server's Dovecot can take vmail's files: every Dovecot file waits for it. */
+  readonly guard: pulumi.Resource;
 
   constructor(name: string, args: DovecotAuthArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:DovecotAuth", name, {}, opts);
@@ -54,6 +56,7 @@ export class DovecotAuth extends pulumi.ComponentResource {
       { server: server.identity, configDir: dovecot.configDir },
       { parent: this },
     );
+    this.guard = guard;
     const child = { parent: this, dependsOn: [guard, ...args.after] };
     const sql = server.file(
       `${name}-sql`,

@@ -19,6 +19,10 @@ export interface MailAccountsArgs {
   readonly aliases: AliasSpec[];
   /** The mail owner's group: every domain is delivered as it. */
   readonly gid: pulumi.Input<number>;
+  /** How Postfix delivers each domain's mail (the transports rows' transport). */
+  readonly transport: string;
+  /** What the domains' rows wait for besides `after`: the transport they name, ready. */
+  readonly domainsAfter: pulumi.Resource[];
   /** The tables and grants the rows need first. */
   readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -58,8 +62,14 @@ export class MailAccounts extends pulumi.ComponentResource {
     const rowOpts = { parent: this, dependsOn: args.after };
     const target = args.target;
     const receives = (d: string) => !args.suspendedDomains.includes(d);
+    const domainOpts = { ...rowOpts, dependsOn: [...args.after, ...args.domainsAfter] };
     this.domains = args.domains.map(
-      (d) => new MailDomain(d, { target, gid: args.gid, receive: receives(d) }, rowOpts),
+      (d) =>
+        new MailDomain(
+          d,
+          { target, gid: args.gid, transport: args.transport, receive: receives(d) },
+          domainOpts,
+        ),
     );
     const user = (u: UserSpec) =>
       new MailUser(
@@ -71,6 +81,7 @@ export class MailAccounts extends pulumi.ComponentResource {
           scheme: u.scheme,
           login: u.login,
           receive: u.receive,
+          quota: u.quota,
           passwordHash: u.password.kind === "hash" ? u.password.hash : undefined,
           password: u.password.kind === "clear" ? pulumi.secret(u.password.clear) : undefined,
           generateVersion: u.password.kind === "generated" ? u.password.version : undefined,

@@ -1,12 +1,14 @@
-// The top component: wires the mail owner, the database, the rows, the Postfix maps and settings,
-// Dovecot's SQL auth and root's mail for one server. It holds no logic of its own.
+// The top component: wires the mail owner, the database, Dovecot's SQL auth and delivery, the rows,
+// the Postfix maps and settings, and root's mail for one server. It holds no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
 import { DestroyGuard } from "../resources/checkpointGuard";
 import { Server } from "../resources/server";
 import type { MailSpec } from "../core/config";
 import { dbIdentity } from "../core/target";
+import { LMTP_TRANSPORT, VIRTUAL_TRANSPORT } from "../core/dovecotDelivery";
 import { DovecotAuth } from "./dovecotAuth";
+import { DovecotDelivery } from "./dovecotDelivery";
 import { MailAccounts } from "./mailAccounts";
 import { MailDatabase } from "./mailDatabase";
 import { MailOwner } from "./mailOwner";
@@ -53,6 +55,38 @@ export class MailServer extends pulumi.ComponentResource {
       { server, settings: spec.database, adminPassword: args.adminPassword, protect: spec.protect },
       child("mail-database"),
     );
+    // Dovecot first: with it, mail is delivered over its LMTP, and the domains' rows that say so
+    // wait until it listens.
+    const dovecotParts: pulumi.Resource[] = [];
+    let delivery: DovecotDelivery | undefined;
+    const dovecotRole = spec.database.dovecotRole;
+    if (dovecotRole && database.dovecotPassword) {
+      const auth = new DovecotAuth(
+        `${name}-dovecot-auth`,
+        {
+          server,
+          dovecot: spec.dovecot,
+          database: { ...spec.database, dovecotRole },
+          password: database.dovecotPassword,
+          mailboxBase: spec.owner.mailboxBase,
+          uid: owner.uid,
+          gid: owner.gid,
+          after: database.ready,
+        },
+        { parent: this },
+      );
+      delivery = new DovecotDelivery(
+        `${name}-dovecot-delivery`,
+        {
+          server,
+          dovecot: spec.dovecot,
+          postfixConfigDir: spec.postfix.configDir,
+          after: [auth.guard],
+        },
+        { parent: this },
+      );
+      dovecotParts.push(auth, delivery);
+    }
     const accounts = new MailAccounts(
       `${name}-accounts`,
       {
@@ -62,6 +96,8 @@ export class MailServer extends pulumi.ComponentResource {
         users: spec.users,
         aliases: spec.aliases,
         gid: owner.gid,
+        transport: delivery ? LMTP_TRANSPORT : VIRTUAL_TRANSPORT,
+        domainsAfter: delivery ? [delivery.ready] : [],
         after: database.ready,
       },
       child("mail-accounts"),
@@ -86,31 +122,15 @@ export class MailServer extends pulumi.ComponentResource {
         uid: owner.uid,
         gid: owner.gid,
         domains: spec.domains,
+        quotaStatus: delivery !== undefined,
         mapFiles: maps.files,
-        // The domains must be rows before Postfix is told to look them up.
-        after: [...maps.files, ...accounts.domains],
+        // The domains must be rows before Postfix is told to look them up, and quota-status must
+        // listen before Postfix asks it.
+        after: [...maps.files, ...accounts.domains, ...(delivery ? [delivery.ready] : [])],
       },
       child("postfix-settings"),
     );
-    const parts: pulumi.Resource[] = [owner, database, maps, settings];
-    const dovecotRole = spec.database.dovecotRole;
-    if (dovecotRole && database.dovecotPassword) {
-      const dovecot = new DovecotAuth(
-        `${name}-dovecot-auth`,
-        {
-          server,
-          dovecot: spec.dovecot,
-          database: { ...spec.database, dovecotRole },
-          password: database.dovecotPassword,
-          mailboxBase: spec.owner.mailboxBase,
-          uid: owner.uid,
-          gid: owner.gid,
-          after: database.ready,
-        },
-        { parent: this },
-      );
-      parts.push(dovecot);
-    }
+    const parts: pulumi.Resource[] = [owner, database, maps, settings, ...dovecotParts];
     if (spec.rootForward.length > 0) {
       const forward = new RootForward(
         `${name}-root-forward`,

@@ -19,6 +19,8 @@ export interface PostfixSettingsArgs {
   readonly gid: pulumi.Input<number>;
   /** The virtual mailbox domains (refused if Postfix lists one in mydestination). */
   readonly domains: string[];
+  /** Ask Dovecot's quota-status about each recipient (it delivers; see DovecotDelivery). */
+  readonly quotaStatus: boolean;
   /** The map files: a write of any of them (a repair included) reloads Postfix. */
   readonly mapFiles: { written: pulumi.Output<string> }[];
   /** What must be in place before Postfix is told to use the maps. */

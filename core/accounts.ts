@@ -6,6 +6,7 @@ import type { z } from "zod";
 import { entryProblem, USER_FIELDS, userEntrySchema, type UserEntry } from "./accountsSchema";
 import { isRecord, type AccountsFile, type Entry, type Reader } from "./configReader";
 import { storedHashProblem, type HashScheme } from "./passwords";
+import { quotaRule, userQuota } from "./quotas";
 import { addressRule, domainRule, maildirRule, normalizeAddress, textRule } from "./rules";
 
 export type PasswordSource =
@@ -24,6 +25,17 @@ export interface UserSpec {
   login: boolean;
   /** Accepts mail; false makes Postfix refuse mail to the address at RCPT time. */
   receive: boolean;
+  /** The mailbox's size limit in bytes (its own, else its domain's default); null for none. */
+  quota: number | null;
+}
+
+/** What the users' entries are read against, besides the declared domains. */
+export interface UserDefaults {
+  scheme: HashScheme;
+  /** vmail:domainQuotas, in bytes. */
+  domainQuotas: ReadonlyMap<string, number>;
+  /** Dovecot enforces quotas: without it (vmail:dovecot false) a quota is refused. */
+  dovecot: boolean;
 }
 
 export function readDomains(r: Reader, file?: AccountsFile): string[] {
@@ -113,7 +125,7 @@ export function checkEntry<T extends { address: string }>(
 export function readUsers(
   r: Reader,
   domains: Set<string>,
-  defaultScheme: HashScheme,
+  defaults: UserDefaults,
   entries: Entry[],
 ): UserSpec[] {
   const seen = new Map<string, string>();
@@ -135,7 +147,16 @@ export function readUsers(
     if (sharer) return fail(`maildir ${maildir} is already the maildir of ${sharer}`);
     maildirs.set(maildir, address);
 
-    const scheme = user.scheme ?? defaultScheme;
+    if (user.quota !== undefined) {
+      const quotaError = quotaRule(user.quota);
+      if (quotaError) return fail(`quota ${JSON.stringify(user.quota)}: ${quotaError}`);
+      if (!defaults.dovecot) {
+        return fail("quota: quotas are enforced by Dovecot, and vmail:dovecot is false");
+      }
+    }
+    const quota = userQuota(user.quota, defaults.domainQuotas.get(parsed.domain));
+
+    const scheme = user.scheme ?? defaults.scheme;
     const password = readPasswordSource(r, user, fail, fromFile);
     if (!password) return;
     const [login, receive] = [user.login ?? true, user.receive ?? true];
@@ -148,6 +169,7 @@ export function readUsers(
       password,
       login,
       receive,
+      quota,
     });
   });
   return users;

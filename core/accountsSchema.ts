@@ -48,6 +48,12 @@ export const userEntrySchema = z
       .describe(
         "false refuses mail to this address at RCPT time (550), aliases and catch-alls included. Default true.",
       ),
+    quota: z
+      .string({ error: 'quota is a string such as "500M" or "2G"' })
+      .optional()
+      .describe(
+        'The mailbox\'s size limit ("500M", "2G"; K, M, G, T are 1024-based), or "none"; default the domain\'s (vmail:domainQuotas), else no limit. Needs Dovecot.',
+      ),
   })
   .describe("A mailbox: one row of the users table.");
 

@@ -16,6 +16,7 @@ import { readAliases, withCatchAllShields, type AliasSpec } from "./aliases";
 import { DEFAULTS } from "./configDefaults";
 import { ConfigError, Reader, type AccountsFile, type RawConfig } from "./configReader";
 import { HASH_SCHEMES, type HashScheme } from "./passwords";
+import { readDomainQuotas } from "./quotas";
 import {
   readDatabaseSettings,
   readDovecotSettings,
@@ -88,9 +89,11 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const dovecot = readDovecotSettings(r, database, scheme);
   const domains = readDomains(r, accounts);
   const suspendedDomains = readSuspendedDomains(r, domains);
+  const domainQuotas = readDomainQuotas(r, domains, dovecot.enabled);
   const userEntries = r.entries("users", accounts);
+  const defaults = { scheme, domainQuotas, dovecot: dovecot.enabled };
   const users = suspendUsers(
-    readUsers(r, new Set(domains), scheme, userEntries),
+    readUsers(r, new Set(domains), defaults, userEntries),
     new Set(suspendedDomains),
   );
   // A refused user is reported once: an alias pointing at it is not refused for that too.

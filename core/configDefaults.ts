@@ -42,5 +42,6 @@ export const DEFAULTS = {
   rootForwardFile: "/root/.forward",
   accountsFile: "",
   suspendedDomains: [],
+  domainQuotas: [],
   retiredTargets: [],
 } as const;

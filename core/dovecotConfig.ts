@@ -27,6 +27,8 @@ export function dovecotPaths(configDir: string) {
     authInclude: `${configDir}/conf.d/auth-vmail-sql.conf.ext`,
     /** Where the include goes, in a marked block. */
     authConf: `${configDir}/conf.d/10-auth.conf`,
+    /** LMTP, quotas and quota-status (core/dovecotDelivery.ts): vmail's own file. */
+    delivery: `${configDir}/conf.d/95-vmail-delivery.conf`,
   };
 }
 
@@ -61,7 +63,9 @@ export function renderDovecotSql(i: DovecotSqlInput): string {
     `default_pass_scheme = ${i.scheme}`,
     // A user who may not log in is not found: every login fails as with a wrong password.
     "password_query = SELECT email AS user, password FROM users WHERE email = '%u' AND login",
-    `user_query = SELECT ${home} AS home, 'maildir:' || ${home} AS mail, ${i.uid} AS uid, ${i.gid} AS gid FROM users WHERE email = '%u'`,
+    // quota_rule is NULL (so not returned: no limit) for a user without a quota.
+    `user_query = SELECT ${home} AS home, 'maildir:' || ${home} AS mail, ${i.uid} AS uid, ${i.gid} AS gid, ` +
+      `'*:bytes=' || quota AS quota_rule FROM users WHERE email = '%u'`,
     "iterate_query = SELECT email AS user FROM users",
     "",
   ].join("\n");
@@ -87,6 +91,8 @@ export const AUTH_INCLUDE_LINE = "!include auth-vmail-sql.conf.ext\n";
 
 /** How the presence script starts its line about the driver (then the file it looked for). */
 const NO_PGSQL_DRIVER = "no pgsql driver:";
+/** ... and its line about LMTP (then the protocols Dovecot serves). */
+const NO_LMTP = "no lmtp:";
 
 /**
  * What Dovecot needs before vmail's files may go in, checked at every preview and `up` and again
@@ -106,6 +112,9 @@ export function dovecotPresenceScript(configDir: string): string {
     'auth_modules="$(doveconf -d -h mail_plugin_dir)/auth"',
     `ls "$auth_modules" 2>/dev/null | grep -Eq '^(lib)?([0-9]+_)?driver_pgsql[.]so$' ||`,
     `  { echo "${NO_PGSQL_DRIVER} $auth_modules/libdriver_pgsql.so"; exit 0; }`,
+    // Mail is delivered over LMTP (core/dovecotDelivery.ts): Debian's dovecot-lmtpd adds it.
+    `protocols=$(doveconf -c ${shellQuote(p.main)} -h protocols)`,
+    `printf '%s\\n' $protocols | grep -qx lmtp || { echo "${NO_LMTP} $protocols"; exit 0; }`,
     "echo ok",
   ].join("\n");
 }
@@ -122,9 +131,17 @@ export function dovecotRefusal(found: string, configDir: string): string | undef
       "dovecot-pgsql, or set vmail:dovecot to false"
     );
   }
+  if (missing.startsWith(NO_LMTP)) {
+    const protocols = missing.slice(NO_LMTP.length).trim();
+    return (
+      `the server's Dovecot does not serve LMTP (protocols = ${protocols}): vmail delivers mail ` +
+      "through it, so that quotas hold. Install dovecot-lmtpd (or add lmtp to protocols), or " +
+      "set vmail:dovecot to false"
+    );
+  }
   return (
     `the server has ${missing} (vmail:dovecotConfigDir is ${configDir}): install Dovecot ` +
-    "(dovecot-core, dovecot-pgsql, dovecot-imapd) or set vmail:dovecot to false"
+    "(dovecot-core, dovecot-pgsql, dovecot-imapd, dovecot-lmtpd) or set vmail:dovecot to false"
   );
 }
 

@@ -1,6 +1,7 @@
 // What vmail writes into Postfix: the pgsql lookup files, the main.cf settings and root's
 // .forward block. Pure.
 
+import { QUOTA_STATUS_CHECK } from "./dovecotDelivery";
 import type { PostconfInput } from "./mainCfScripts";
 
 export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused";
@@ -92,6 +93,8 @@ export interface PostfixSettingsInput {
   postfix: { configDir: string; mapsDir: string; proxy: boolean };
   mailboxBase: string;
   domains: string[];
+  /** Dovecot delivers and runs quota-status: Postfix asks it about each recipient. */
+  quotaStatus: boolean;
 }
 
 /** What the postconf scripts are given, for the mail owner's uid and gid as the server has them. */
@@ -108,8 +111,10 @@ export function postconfInput(args: PostfixSettingsInput, uid: number, gid: numb
     }),
     domains: args.domains,
     proxiedMaps: p.proxy ? proxiedMaps(p.mapsDir) : [],
+    // The refusal map first: a refused address is refused whatever its quota.
     recipientChecks: [
       `check_recipient_access ${p.proxy ? "proxy:" : ""}pgsql:${mapFilePath(p.mapsDir, "refused")}`,
+      ...(args.quotaStatus ? [QUOTA_STATUS_CHECK] : []),
     ],
     backupFile: mainCfBackupFile(p.configDir),
   };

@@ -66,6 +66,8 @@ export const TABLES = {
         unset: true,
       },
       receive, // false: Postfix's refusal map refuses mail to the user (see postfixConfig.ts)
+      // Bytes, NULL for no limit: Dovecot's user query turns it into the user's quota_rule.
+      { name: "quota", sql: "BIGINT", readBy: ["dovecot"], written: true, since: 3, unset: null },
       {
         name: "created",
         sql: "TIMESTAMP WITH TIME ZONE DEFAULT now()",

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
-import { Pool, type PoolClient } from "pg";
+import { Pool, TypeOverrides, types, type PoolClient } from "pg";
 import type { DatabaseSettings } from "../core/config";
 import { setRoleSql } from "../core/sql";
 import { retireHint } from "../core/retiredTargets";
@@ -42,6 +42,13 @@ export function tlsOptions(s: DatabaseSettings): false | ConnectionOptions {
 const CONNECT_TIMEOUT_MS = 15_000;
 
 /** A pool for the admin role on `database` (the mail database unless another is named). */
+/**
+ * BIGINT (a quota in bytes) as a number, as the config has it, so a refresh compares like with
+ * like (pg's default is a string). vmail's BIGINTs are sizes well below 2^53.
+ */
+const TYPES = new TypeOverrides();
+TYPES.setTypeParser(types.builtins.INT8, Number);
+
 export function poolFor(target: DbTarget, database = target.settings.name): Pool {
   const s = target.settings;
   const key = createHash("sha256")
@@ -71,6 +78,7 @@ export function poolFor(target: DbTarget, database = target.settings.name): Pool
       application_name: "vmail",
       // A host that does not answer fails the call in bounded time, not when the OS gives up.
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      types: TYPES,
     });
     // An idle client's error (server restart) must not crash the provider process.
     pool.on("error", () => undefined);

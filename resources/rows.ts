@@ -25,15 +25,16 @@ export interface MailDomainArgs {
   /** The database the row is in. */
   target: DbIdentity;
   gid: pulumi.Input<number>;
-  transport?: pulumi.Input<string>;
+  /** How Postfix delivers the domain's mail: Dovecot's LMTP, or virtual(8) without Dovecot. */
+  transport: string;
   /** false for a suspended domain: Postfix refuses mail to any of its addresses. */
   receive?: boolean;
 }
 
-/** A transports row: mail for the domain is delivered by virtual(8) as the mail owner's group. */
+/** A transports row: how mail for the domain is delivered, as the mail owner's group. */
 export class MailDomain extends pulumi.dynamic.Resource {
   constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
-    const transport = args.transport ?? "virtual:";
+    const transport = args.transport;
     const stack = writtenBy();
     // `receive` only when false (a suspended domain), as a user's flags: see MailUser.
     const suspended = args.receive === false ? { receive: false } : {};
@@ -70,6 +71,8 @@ export interface MailUserArgs {
   login: boolean;
   /** Accepts mail; false has Postfix refuse mail to the address at RCPT time. */
   receive: boolean;
+  /** The mailbox's size limit in bytes; null for none. */
+  quota: number | null;
   /** Exactly one of these three: a doveadm hash, a clear-text secret, or a generation number. */
   passwordHash?: pulumi.Input<string>;
   password?: pulumi.Input<string>;
@@ -84,8 +87,8 @@ export class MailUser extends pulumi.dynamic.Resource {
   constructor(email: string, args: MailUserArgs, opts?: pulumi.CustomResourceOptions) {
     // Only the keys this user has: the SDK keeps an Output and four promises for every key, which
     // at thousands of rows is most of the program's memory.
-    // `login` only when false: left out, it is the column's default (true), and a state written
-    // before the column existed is unchanged.
+    // `login` only when false, `quota` only when set: left out, each is its column's default, and
+    // a state written before the column existed is unchanged.
     const row = {
       email,
       realname: args.realname,
@@ -94,6 +97,7 @@ export class MailUser extends pulumi.dynamic.Resource {
       stack: writtenBy(),
       ...(args.login ? {} : { login: false }),
       ...(args.receive ? {} : { receive: false }),
+      ...(args.quota === null ? {} : { quota: args.quota }),
     };
     const props: Record<string, unknown> = { row, target: args.target };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);

@@ -165,6 +165,7 @@ describe("vmail under the real engine, on this machine", () => {
       postfix: { configDir: postfix.configDir, mapsDir: paths().mapsDir, proxy: false },
       mailboxBase: paths().mailboxBase,
       domains: DOMAINS,
+      quotaStatus: false,
     };
     await mustRunOnServer(
       local,

@@ -106,6 +106,7 @@ describe("main.cf settings", () => {
         postfix: { configDir, mapsDir: maps, proxy },
         mailboxBase: "/home/mail",
         domains: ["example.com"],
+        quotaStatus: false,
       },
       1002,
       1003,

@@ -7,6 +7,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type * as auto from "@pulumi/pulumi/automation";
+import { VIRTUAL_TRANSPORT } from "../../core/dovecotDelivery";
 import { MailAccounts } from "../../components/mailAccounts";
 import { MailSchema } from "../../components/mailSchema";
 import { PostfixMaps } from "../../components/postfixMaps";
@@ -34,6 +35,9 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
       users: spec.users,
       aliases: spec.aliases,
       gid: harness.gid,
+      // No Dovecot here: Postfix delivers as the articles do.
+      transport: VIRTUAL_TRANSPORT,
+      domainsAfter: [],
       after: schema.ready,
     });
     new PostfixMaps("mail-postfix-maps", {

@@ -90,9 +90,13 @@ export class MockEngine {
   }
 }
 
-function mockOutputs(type: string, name: string): Record<string, unknown> {
+/** What the mocks answer for a resource besides its inputs: what vmail reads of it. */
+export function mockOutputs(type: string, name: string): Record<string, unknown> {
   if (type === "command:local:Command" && name === "mail-owner-account") {
     return { stdout: `${MOCK_UID} ${MOCK_GID}\n` };
+  }
+  if (type === "command:local:Command" && name === "mail-dovecot-delivery-postfix-queue") {
+    return { stdout: "/var/spool/postfix\npostfix\n" };
   }
   if (type === "random:index/randomPassword:RandomPassword") return { result: `pw-of-${name}` };
   if (type === "pulumi-nodejs:dynamic/vmail:ServerFile")

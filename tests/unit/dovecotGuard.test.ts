@@ -54,7 +54,7 @@ describe("Dovecot's guard", () => {
     assert.equal(
       dovecotRefusal("no conf.d/10-auth.conf", "/srv/dovecot"),
       "the server has no conf.d/10-auth.conf (vmail:dovecotConfigDir is /srv/dovecot): install " +
-        "Dovecot (dovecot-core, dovecot-pgsql, dovecot-imapd) or set vmail:dovecot to false",
+        "Dovecot (dovecot-core, dovecot-pgsql, dovecot-imapd, dovecot-lmtpd) or set vmail:dovecot to false",
     );
   });
 });

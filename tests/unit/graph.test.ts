@@ -150,11 +150,26 @@ describe("the dev stack's resource graph", () => {
     assert.equal(settings.virtual_gid_maps, `static:${MOCK_GID}`);
   });
 
-  it("hands main.cf vmail's refusal map to keep first in smtpd_recipient_restrictions", async () => {
+  it("hands main.cf the refusal map, then quota-status, to keep first in smtpd_recipient_restrictions", async () => {
     const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
     const checks = await valueOf(mainCf.props.recipientChecks as pulumi.Input<string[]>);
-    assert.equal(checks.length, 1);
+    assert.equal(checks.length, 2);
     assert.match(checks[0], /^check_recipient_access (proxy:)?pgsql:\/\S+\/refused\.cf$/);
+    assert.equal(checks[1], "check_policy_service unix:private/vmail-quota-status");
+  });
+
+  it("delivers over Dovecot's LMTP once Dovecot listens, and Postfix asks quota-status only then", async () => {
+    const domain = engine.find(`${DYN}MailDomain`, "example.com");
+    const row = await valueOf(domain.props.row as pulumi.Input<{ transport: string }>);
+    assert.equal(row.transport, "lmtp:unix:private/dovecot-lmtp");
+    const reload = engine.find(`${DYN}DovecotReload`, "mail-dovecot-delivery-reload");
+    assert.ok(domain.dependsOn.includes(reload.resource), "the domain's row waits for the reload");
+    const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
+    assert.ok(mainCf.dependsOn.includes(reload.resource), "main.cf waits for the reload");
+    const conf = engine.find(`${DYN}ServerFile`, "mail-dovecot-delivery-conf");
+    const content = await valueOf(conf.props.content as pulumi.Input<string>);
+    assert.match(content, /unix_listener \/var\/spool\/postfix\/private\/dovecot-lmtp \{/);
+    assert.match(content, /user = postfix/);
   });
 
   it("locks schema public: PUBLIC gets nothing, the reader USAGE and SELECT only", async () => {
@@ -191,7 +206,7 @@ describe("the dev stack's resource graph", () => {
     assert.deepEqual(await columnsOf("mail-database-dovecot-select-users"), {
       type: "column",
       objects: ["users"],
-      columns: ["email", "password", "maildir", "login"],
+      columns: ["email", "password", "maildir", "login", "quota"],
     });
     const dovecotGrants = engine.recorded.filter(
       (r) =>

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { isSecretInput, MOCK_UID, valueOf } from "../support/mocks";
+import { isSecretInput, mockOutputs, MOCK_UID, valueOf } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 
 const registered: string[] = [];
@@ -43,10 +43,11 @@ before(async () => {
     {
       newResource: (args) => {
         registered.push(`${args.type}::${args.name}`);
-        const extra: Record<string, unknown> =
-          args.name === "mail-owner-account" ? { stdout: `${MOCK_UID} 1003\n` } : {};
         const inputs = args.inputs as Record<string, unknown>;
-        return { id: `${args.name}-id`, state: { ...inputs, ...extra } };
+        return {
+          id: `${args.name}-id`,
+          state: { ...inputs, ...mockOutputs(args.type, args.name) },
+        };
       },
       call: () => ({}),
     },

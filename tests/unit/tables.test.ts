@@ -53,13 +53,14 @@ function assertReadable(reader: MailReader, query: string): void {
 
 describe("the tables' description", () => {
   it("makes the articles' tables, then adds each later column with an idempotent ADD COLUMN", () => {
-    assert.equal(SCHEMA_VERSION, 2);
+    assert.equal(SCHEMA_VERSION, 3);
     const [create, ...added] = tableDdl(TABLES.users);
     assert.match(create, /^CREATE TABLE IF NOT EXISTS users \(\n {4}email TEXT PRIMARY KEY,/);
     assert.doesNotMatch(create, /login/, "the table as version 1 made it");
     assert.deepEqual(added, [
       "ALTER TABLE users ADD COLUMN IF NOT EXISTS login BOOLEAN NOT NULL DEFAULT true",
       "ALTER TABLE users ADD COLUMN IF NOT EXISTS receive BOOLEAN NOT NULL DEFAULT true",
+      "ALTER TABLE users ADD COLUMN IF NOT EXISTS quota BIGINT",
     ]);
     assert.ok(CREATE_TABLES.includes(added[0]));
   });
@@ -68,8 +69,8 @@ describe("the tables' description", () => {
     assert.deepEqual(shapeOf(TABLES.users), {
       table: "users",
       key: "email",
-      columns: ["password", "realname", "maildir", "login", "receive"],
-      unset: { login: true, receive: true },
+      columns: ["password", "realname", "maildir", "login", "receive", "quota"],
+      unset: { login: true, receive: true, quota: null },
     });
   });
 
@@ -77,7 +78,13 @@ describe("the tables' description", () => {
     assert.deepEqual(wholeTablesReadBy("postfix"), ["transports", "aliases"]);
     assert.deepEqual(usersColumnsReadBy("postfix"), ["email", "maildir", "receive"]);
     assert.deepEqual(wholeTablesReadBy("dovecot"), []);
-    assert.deepEqual(usersColumnsReadBy("dovecot"), ["email", "password", "maildir", "login"]);
+    assert.deepEqual(usersColumnsReadBy("dovecot"), [
+      "email",
+      "password",
+      "maildir",
+      "login",
+      "quota",
+    ]);
   });
 
   it("covers every column Postfix's maps and Dovecot's queries read", () => {
