@@ -18,8 +18,9 @@
 //   session and process group) and exits 0; a taken port fails it at once with exit 89 and
 //   "listen(127.0.0.1, PORT) failed: Address already in use" on stderr. `doveconf -c FILE -n`
 //   validates a config (exit 89 and the error on stderr).
-// - With `protocols = imap` only imap-login has an inet listener (pop3, lmtp, submission are
-//   not started); imaps is disabled with port 0, so no system port is bound.
+// - With `protocols = imap lmtp` only imap-login has an inet listener (LMTP listens on unix
+//   sockets: its default one in base_dir, and vmail's in Postfix's queue directory; pop3 and
+//   submission are not started); imaps is disabled with port 0, so no system port is bound.
 // - 2.3 names: `disable_plaintext_auth = no` (2.4 renamed it auth_allow_cleartext); logins
 //   from 127.0.0.1 count as "secured" in 2.3 anyway. `ssl = no` needs no certificate.
 // - mail_location is unset: the userdb's `mail` field (vmail's SQL userdb, a test's
@@ -109,6 +110,10 @@ export interface DovecotInstance {
    * login is refused ("IMAP login as USER refused: [AUTHENTICATIONFAILED] ...").
    */
   inboxSubjects(user: string, password: string): Promise<string[]>;
+  /** Logs in as inboxSubjects() does and returns GETQUOTAROOT INBOX's untagged replies. */
+  inboxQuota(user: string, password: string): Promise<string>;
+  /** `doveadm -c ... quota get -u user`: the user's quota table as doveadm prints it. */
+  quotaGet(user: string): Promise<string>;
   /** The last lines of its log file, for failing tests. */
   log(): string;
 }
@@ -117,9 +122,18 @@ const DOVECOT = "/usr/sbin/dovecot";
 /** The package's own copies of Debian's conf.d (those in /etc/dovecot may have been edited). */
 const STOCK_CONF_D = "/usr/share/dovecot/conf.d";
 const IMAP_LOGIN = "/usr/lib/dovecot/imap-login";
+/** vmail delivers over LMTP (Debian's dovecot-lmtpd) and asks quota-status (dovecot-core). */
+const DELIVERY_BINARIES = ["/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/quota-status"];
 
 function ensureBinaries(): void {
-  const needed = [DOVECOT, IMAP_LOGIN, "/usr/bin/doveadm", "/usr/bin/doveconf", "/usr/bin/python3"];
+  const needed = [
+    DOVECOT,
+    IMAP_LOGIN,
+    ...DELIVERY_BINARIES,
+    "/usr/bin/doveadm",
+    "/usr/bin/doveconf",
+    "/usr/bin/python3",
+  ];
   ensureInstalled([...needed, path.join(STOCK_CONF_D, "10-auth.conf")]);
 }
 
@@ -214,7 +228,7 @@ base_dir = ${p.baseDir}
 state_dir = ${p.stateDir}
 log_path = ${p.logFile}
 info_log_path = ${p.logFile}
-protocols = imap
+protocols = imap lmtp
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -236,8 +250,9 @@ service imap-login {
 }
 
 // Logs in with AUTHENTICATE PLAIN from the source address argv[2] to 127.0.0.1:argv[1], with
-// {"user", "password"} as JSON on stdin; prints {"subjects": [...]} or {"refused": reply}
-// (exit 2) or {"error": ...} (exit 1).
+// {"user", "password"} as JSON on stdin; prints {"subjects": [...]} (or, with argv[3] "quota",
+// {"quota": GETQUOTAROOT INBOX's untagged replies}) or {"refused": reply} (exit 2) or
+// {"error": ...} (exit 1).
 const INBOX_SUBJECTS_PY = String.raw`
 import email.parser, email.policy, imaplib, json, socket, sys
 
@@ -265,6 +280,13 @@ try:
     imap.authenticate("PLAIN", lambda _: b"\0" + creds["user"].encode() + b"\0" + creds["password"].encode())
 except imaplib.IMAP4.error as e:
     finish(2, refused=text(e.args))
+if len(sys.argv) > 3 and sys.argv[3] == "quota":
+    try:
+        typ, data = imap.getquotaroot("INBOX")
+        imap.logout()
+    except Exception as e:
+        finish(1, error="%s: %s" % (type(e).__name__, e))
+    finish(0, quota=text(data))
 try:
     typ, data = imap.select("INBOX", readonly=True)
     if typ != "OK":
@@ -306,6 +328,29 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
       mode: 0o644,
     });
   const withLog = (message: string) => `${message}\n${daemon.tail(logFile)}`;
+  /** One IMAP session as `user` (see INBOX_SUBJECTS_PY): what the script printed. */
+  const imapAs = async (user: string, password: string, mode: "subjects" | "quota") => {
+    // A fresh loopback source address: no auth penalty from an earlier failed login.
+    const source = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    const r = await run(
+      "/usr/bin/python3",
+      ["-c", INBOX_SUBJECTS_PY, String(port), source, mode],
+      JSON.stringify({ user, password }),
+    );
+    let out: { subjects?: string[]; quota?: string; refused?: string; error?: string } = {};
+    try {
+      out = JSON.parse(r.stdout) as typeof out;
+    } catch {
+      // reported below
+    }
+    if (r.code === 0) return out;
+    if (r.code === 2 && out.refused !== undefined) {
+      throw new Error(`IMAP login as ${user} refused: ${out.refused}`);
+    }
+    throw new Error(
+      withLog(`IMAP session as ${user} failed (${r.code}): ${out.error ?? r.stdout + r.stderr}`),
+    );
+  };
 
   try {
     // 0755 like base: the imap process (the mail owner's uid) reaches base_dir, the auth
@@ -426,26 +471,20 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
       return { ok: r.code === 0 && /auth succeeded/.test(output), output };
     },
     inboxSubjects: async (user, password) => {
-      // A fresh loopback source address: no auth penalty from an earlier failed login.
-      const source = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-      const r = await run(
-        "/usr/bin/python3",
-        ["-c", INBOX_SUBJECTS_PY, String(port), source],
-        JSON.stringify({ user, password }),
-      );
-      let out: { subjects?: string[]; refused?: string; error?: string } = {};
-      try {
-        out = JSON.parse(r.stdout) as typeof out;
-      } catch {
-        // reported below
-      }
-      if (r.code === 0 && Array.isArray(out.subjects)) return out.subjects;
-      if (r.code === 2 && out.refused !== undefined) {
-        throw new Error(`IMAP login as ${user} refused: ${out.refused}`);
-      }
-      throw new Error(
-        withLog(`IMAP session as ${user} failed (${r.code}): ${out.error ?? r.stdout + r.stderr}`),
-      );
+      const out = await imapAs(user, password, "subjects");
+      if (Array.isArray(out.subjects)) return out.subjects;
+      throw new Error(withLog(`IMAP session as ${user} printed no subjects`));
+    },
+    inboxQuota: async (user, password) => {
+      const out = await imapAs(user, password, "quota");
+      if (typeof out.quota === "string") return out.quota;
+      throw new Error(withLog(`IMAP session as ${user} printed no quota`));
+    },
+    quotaGet: async (user) => {
+      const r = await run("doveadm", ["-c", configFile, "quota", "get", "-u", user]);
+      if (r.code !== 0)
+        throw new Error(withLog(`doveadm quota get failed (${r.code}): ${r.stderr}`));
+      return r.stdout;
     },
     log: () => daemon.tail(logFile),
   };

@@ -51,9 +51,10 @@ export interface PostfixInstance {
   /**
    * Opens an SMTP session to 127.0.0.1:smtpPort, EHLO, MAIL FROM:<from>, RCPT TO:<to>, and
    * returns the server's reply to RCPT (e.g. "550 5.1.1 <x@example.com>: Recipient address
-   * rejected: User unknown in virtual mailbox table"), then QUIT.
+   * rejected: User unknown in virtual mailbox table"), then QUIT. With `size`, MAIL FROM
+   * declares it (SIZE=, RFC 1870), as a client does for the message it is about to send.
    */
-  rcptReply(to: string, from?: string): Promise<string>;
+  rcptReply(to: string, from?: string, size?: number): Promise<string>;
   /** `postqueue -f` for this instance: retries deferred mail now. */
   flush(): Promise<void>;
   /** The last lines of this instance's maillog_file, for failing tests. */
@@ -264,7 +265,7 @@ export async function createPostfixInstance(
           throw new Error(`sendmail failed (${r.code}): ${r.stderr}\n${daemon.tail(logFile)}`);
         }
       },
-      rcptReply: (to, from = "tester@localhost") => rcptReply(port, to, from),
+      rcptReply: (to, from = "tester@localhost", size?: number) => rcptReply(port, to, from, size),
       flush: async () => {
         const r = await daemon.run("postqueue", ["-c", configDir, "-f"]);
         if (r.code !== 0) {
@@ -328,7 +329,7 @@ async function smtpBanner(port: number): Promise<string> {
   }
 }
 
-async function rcptReply(port: number, to: string, from: string): Promise<string> {
+async function rcptReply(port: number, to: string, from: string, size?: number): Promise<string> {
   for (const address of [to, from]) {
     if (/[\r\n<>]/.test(address))
       throw new Error(`not an SMTP address: ${JSON.stringify(address)}`);
@@ -343,7 +344,7 @@ async function rcptReply(port: number, to: string, from: string): Promise<string
     };
     await expect(undefined, "220");
     await expect("EHLO client.test.invalid", "250");
-    await expect(`MAIL FROM:<${from}>`, "250");
+    await expect(`MAIL FROM:<${from}>${size === undefined ? "" : ` SIZE=${size}`}`, "250");
     const reply = await session.send(`RCPT TO:<${to}>`);
     await session.send("QUIT").catch(() => undefined);
     return reply.join("\n");
