@@ -371,7 +371,8 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     );
     assert.equal(postmap("mailboxes", "dave@example.com"), "dave/");
     assert.equal(postmap("aliases", "dave_sonofdave@example.com"), "dave@example.com");
-    assert.equal(postmap("transport", "example.net"), "virtual:");
+    // Dovecot delivers (its LMTP, in Postfix's queue directory), so that quotas hold.
+    assert.equal(postmap("transport", "example.net"), "lmtp:unix:private/dovecot-lmtp");
 
     await postfix.sendmail("dave@example.com", "Subject: to dave\n\nmarker-p-dave-1\n");
     await postfix.sendmail("dave_sonofdave@example.com", "Subject: alias\n\nmarker-p-alias-1\n");
@@ -424,6 +425,39 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     assert.equal(postmap("mailboxes", "frank@example.com"), "example.com/frank/");
     await postfix.sendmail("frank@example.com", "Subject: hi\n\nmarker-p-frank-1\n");
     assert.ok(await inMaildir("example.com/frank/", "marker-p-frank-1"), postfix.log());
+  });
+
+  it("3a. quotas: a user's own and a domain's default, shown by IMAP and doveadm, full mailboxes refused at RCPT", async () => {
+    t.setPaths({
+      "vmail:users[0].quota": { value: "20K" },
+      "vmail:domainQuotas[0].domain": { value: "example.net" },
+      "vmail:domainQuotas[0].quota": { value: "1M" },
+    });
+    const seen = events();
+    await t.stack.preview(t.opts({ onEvent: seen.onEvent }));
+    assert.deepEqual(changedResources(seen.list), [
+      "update dave@example.com",
+      "update erin@example.net",
+    ]);
+    await timed("program: up with quotas", () => t.stack.up(t.opts()));
+    const dave = (outputs[0].generatedPasswords as Record<string, string>)["dave@example.com"];
+    assert.match(await dovecot.inboxQuota("dave@example.com", dave), /\(STORAGE \d+ 20\)/);
+    assert.match(await dovecot.quotaGet("erin@example.net"), /User quota\s+STORAGE\s+\d+\s+1024\s/);
+    const full = await postfix.rcptReply("dave@example.com", "sender@example.org", 30_000);
+    assert.match(full, /^552 5\.2\.2 .*Mailbox is full$/, full);
+    // Aliases are asked about as themselves: not a mail user, so Postfix alone judges them.
+    const alias = await postfix.rcptReply("dave_sonofdave@example.com", "sender@example.org", 100);
+    assert.match(alias, /^250 /, alias);
+    await postfix.sendmail("dave@example.com", "Subject: fits\n\nmarker-p-dave-quota\n");
+    assert.ok(await inMaildir("dave/", "marker-p-dave-quota"), postfix.log());
+
+    // Taken off again: no limit, and the next steps as before.
+    t.removePath("vmail:users[0].quota");
+    t.removePath("vmail:domainQuotas");
+    await timed("program: up without quotas", () => t.stack.up(t.opts()));
+    assert.match(await dovecot.quotaGet("dave@example.com"), /User quota\s+STORAGE\s+\d+\s+-/);
+    const roomy = await postfix.rcptReply("dave@example.com", "sender@example.org", 30_000);
+    assert.match(roomy, /^250 /, roomy);
   });
 
   it("3b. a new user whose row the server already has is refused until the stack says to adopt it", async () => {

@@ -1,10 +1,12 @@
 // An upgrade of a live stack: vmail's whole program as it was at UPGRADE_FROM (the commit this
 // code's schema version 1 and guards were built on) converges a throwaway cluster, a private
 // Postfix and a private Dovecot; then today's program takes the same stack over. The upgrade
-// migrates the tables (schema version 2 adds users.login) with no row replaced or re-created and
-// no password changed, mail is delivered and read over IMAP before and after, and the new
-// column works: a user kept from logging in cannot log in while their mail still lands, and
-// logs in again with the same password once let back in.
+// migrates the tables (schema version 2 adds users.login and receive, 3 users.quota) with no row
+// replaced or re-created and no password changed, moves delivery from Postfix's virtual(8) to
+// Dovecot's LMTP (the domains' rows updated in place) with the maildirs as they were, mail is
+// delivered and read over IMAP before and after, and the new columns work: a user kept from
+// logging in cannot log in while their mail still lands, and logs in again with the same password
+// once let back in.
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -29,6 +31,7 @@ import { createPostfixInstance, type PostfixInstance } from "../support/postfixI
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { REPO } from "../support/stackFiles";
 import { installSystemDeps } from "../support/systemDeps";
+import { SCHEMA_VERSION } from "../../core/tables";
 
 /** The landed commit this session's work started from: schema version 1, no login column. */
 const UPGRADE_FROM = "f1bdb8167edf5c69a9f5ec20a410a0b5a9fe3d3c";
@@ -172,7 +175,7 @@ describe("upgrading a stack made by an earlier vmail", { skip: PLUGINS.skip }, (
       [],
       "mail",
     );
-    assert.equal(version, 2);
+    assert.equal(version, SCHEMA_VERSION);
     const restrictions = execFileSync(
       "postconf",
       ["-c", postfix.configDir, "-h", "smtpd_recipient_restrictions"],
@@ -180,15 +183,23 @@ describe("upgrading a stack made by an earlier vmail", { skip: PLUGINS.skip }, (
     ).trim();
     assert.match(
       restrictions,
-      /^check_recipient_access pgsql:\S+\/refused\.cf$/,
-      "the refusal map first",
+      /^check_recipient_access pgsql:\S+\/refused\.cf, check_policy_service unix:private\/vmail-quota-status$/,
+      "the refusal map first, then quota-status",
     );
+    assert.ok(changes.includes("update example.com"), "the domain's row names LMTP now");
     await deliveredAndRead(
       "dave@example.com",
       "dave/",
       earlier.passwords["dave@example.com"],
       "after-1",
     );
+    // Delivered by Dovecot's LMTP into the maildir virtual(8) filled: the old mail is still read.
+    assert.ok(await postfix.logged(/relay=\S*dovecot-lmtp.*status=sent/), postfix.log());
+    const subjects = await dovecot.inboxSubjects(
+      "dave@example.com",
+      earlier.passwords["dave@example.com"],
+    );
+    assert.ok(subjects.includes("before-1"), `the mail from before: ${subjects.join(", ")}`);
     await assertNoChanges(t, "upgrade (after): ");
   });
 

@@ -184,7 +184,7 @@ describe("delivery through Dovecot's LMTP, with quotas", () => {
   it("delivers over LMTP into the maildir Postfix's virtual(8) used, owned by the mail owner", async () => {
     await postfix.sendmail("small@example.com", message("first-small", 4000));
     assert.ok(await delivered(postfix, base, "small/", "first-small"), postfix.log());
-    assert.match(postfix.log(), /relay=\S*dovecot-lmtp.*status=sent/);
+    assert.ok(await postfix.logged(/relay=\S*dovecot-lmtp.*status=sent/), postfix.log());
     const owner = execFileSync("stat", ["-c", "%u:%g", join(base, "small", "new")], {
       encoding: "utf8",
     });

@@ -142,7 +142,7 @@ void describe("throwaway Dovecot instance", () => {
     assert.equal(baseDir(dovecot), path.join(base, "run"));
     assert.equal(doveconf("state_dir"), path.join(base, "state"));
     assert.equal(doveconf("log_path"), path.join(base, "log/dovecot.log"));
-    assert.equal(doveconf("protocols"), "imap");
+    assert.equal(doveconf("protocols"), "imap lmtp");
     assert.equal(doveconf("listen"), "127.0.0.1");
     assert.equal(doveconf("ssl"), "no");
     assert.equal(doveconf("disable_plaintext_auth"), "no");

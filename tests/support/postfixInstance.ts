@@ -22,7 +22,7 @@
 //   port first and after a failed start, and moves smtpd to another free port if it is taken.
 // - Postfix programs wait ~2 s for a just-written main.cf to "cool down" (see coolDown()).
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -59,6 +59,11 @@ export interface PostfixInstance {
   flush(): Promise<void>;
   /** The last lines of this instance's maillog_file, for failing tests. */
   log(): string;
+  /**
+   * Whether a line of its maillog_file matches `pattern` within 30 s: a delivery's file can be in
+   * the maildir a moment before Postfix logs it.
+   */
+  logged(pattern: RegExp): Promise<boolean>;
   /** How many times its master daemon has reloaded its configuration ("reload --" in the log). */
   reloads(): number;
   /**
@@ -273,6 +278,15 @@ export async function createPostfixInstance(
         }
       },
       log: () => daemon.tail(logFile),
+      logged: async (pattern) => {
+        const deadline = Date.now() + 30_000;
+        const seen = () =>
+          readFileSync(logFile, "utf8")
+            .split("\n")
+            .some((l) => pattern.test(l));
+        while (!seen() && Date.now() < deadline) await sleep(100);
+        return seen();
+      },
       reloads,
       reloadedSince: async (before) => {
         const deadline = Date.now() + 30_000;
