@@ -41,6 +41,8 @@ export function generateAccounts(n: number): Accounts {
       password: { kind: "hash", hash: givenHash(address) },
       login: true,
       quota: null,
+      forwardTo: [],
+      keepCopy: true,
       receive: true,
     };
   });

@@ -27,6 +27,10 @@ export interface UserSpec {
   receive: boolean;
   /** The mailbox's size limit in bytes (its own, else its domain's default); null for none. */
   quota: number | null;
+  /** Where its mail is forwarded (an alias of its own address says so; see aliases.ts). */
+  forwardTo: string[];
+  /** With forwardTo: whether the mailbox keeps a copy. */
+  keepCopy: boolean;
 }
 
 /** What the users' entries are read against, besides the declared domains. */
@@ -156,6 +160,22 @@ export function readUsers(
     }
     const quota = userQuota(user.quota, defaults.domainQuotas.get(parsed.domain));
 
+    const forwardTo: string[] = [];
+    for (const raw of typeof user.forwardTo === "string"
+      ? [user.forwardTo]
+      : (user.forwardTo ?? [])) {
+      const target = normalizeAddress(raw);
+      const t = addressRule(target, false);
+      if (!t.parsed) return fail(`forwardTo ${JSON.stringify(raw)}: ${t.error}`);
+      if (target === address)
+        return fail("forwardTo names the user's own address (keepCopy keeps a copy)");
+      if (forwardTo.includes(target)) return fail(`forwardTo lists ${target} twice`);
+      forwardTo.push(target);
+    }
+    if (user.keepCopy !== undefined && forwardTo.length === 0) {
+      return fail("keepCopy is about forwarded mail, and the user has no forwardTo");
+    }
+
     const scheme = user.scheme ?? defaults.scheme;
     const password = readPasswordSource(r, user, fail, fromFile);
     if (!password) return;
@@ -170,6 +190,8 @@ export function readUsers(
       login,
       receive,
       quota,
+      forwardTo,
+      keepCopy: user.keepCopy ?? true,
     });
   });
   return users;

@@ -48,6 +48,24 @@ export const userEntrySchema = z
       .describe(
         "false refuses mail to this address at RCPT time (550), aliases and catch-alls included. Default true.",
       ),
+    forwardTo: z
+      .union(
+        [
+          z.string(),
+          z
+            .array(z.string({ error: "forwardTo holds addresses (strings)" }))
+            .min(1, "forwardTo is an address or a non-empty list of addresses"),
+        ],
+        { error: "forwardTo is an address or a non-empty list of addresses" },
+      )
+      .optional()
+      .describe("Where a copy of the user's mail is forwarded: an address or a list."),
+    keepCopy: z
+      .boolean({ error: "keepCopy is true or false" })
+      .optional()
+      .describe(
+        "With forwardTo: false delivers the forwarded mail only there, keeping no copy in the mailbox. Default true.",
+      ),
     quota: z
       .string({ error: 'quota is a string such as "500M" or "2G"' })
       .optional()

@@ -88,6 +88,46 @@ export function findAliasLoop(
 }
 
 /**
+ * A user's forwardTo as Postfix's virtual(5) does it: an alias of the user's own address to the
+ * forward targets, and to the address itself when the mailbox keeps a copy (an address that
+ * expands to itself is delivered, not expanded again). Refused next to an alias entry of the same
+ * address, and where a hosted target exists neither as a user nor as an alias, or makes a loop.
+ */
+export function withForwards(
+  r: Reader,
+  aliases: AliasSpec[],
+  users: UserSpec[],
+  domains: Set<string>,
+): AliasSpec[] {
+  const taken = new Set(aliases.map((a) => a.address));
+  const known = new Set([...taken, ...users.map((u) => u.address)]);
+  const forwards: AliasSpec[] = [];
+  for (const u of users.filter((user) => user.forwardTo.length > 0)) {
+    const fail = (rule: string) => r.fail("users", `${u.address}: forwardTo: ${rule}`);
+    if (taken.has(u.address)) {
+      fail("vmail:aliases has an entry for this address too; keep one of them");
+      continue;
+    }
+    const unknown = u.forwardTo.find((t) => domains.has(t.split("@")[1]) && !known.has(t));
+    if (unknown) {
+      fail(`${unknown} is in a hosted domain but is neither a user nor an alias`);
+      continue;
+    }
+    const targets = u.keepCopy ? [u.address, ...u.forwardTo] : u.forwardTo;
+    forwards.push({ address: u.address, domain: u.domain, targets, automatic: false });
+  }
+  const all = [...aliases, ...forwards];
+  const loop = findAliasLoop(all);
+  if (loop && forwards.length > 0 && !findAliasLoop(aliases)) {
+    r.fail(
+      "users",
+      `forwardTo makes a loop: ${loop.join(" -> ")} (Postfix would bounce this mail)`,
+    );
+  }
+  return all;
+}
+
+/**
  * Postfix consults virtual_alias_maps before the mailbox maps, so `@domain` would take the mail
  * of every mailbox of that domain. Each such mailbox gets a self-alias unless it has an alias.
  */

@@ -12,7 +12,7 @@ import {
   readUsers,
   type UserSpec,
 } from "./accounts";
-import { readAliases, withCatchAllShields, type AliasSpec } from "./aliases";
+import { readAliases, withCatchAllShields, withForwards, type AliasSpec } from "./aliases";
 import { DEFAULTS } from "./configDefaults";
 import { ConfigError, Reader, type AccountsFile, type RawConfig } from "./configReader";
 import { HASH_SCHEMES, type HashScheme } from "./passwords";
@@ -98,7 +98,12 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   );
   // A refused user is reported once: an alias pointing at it is not refused for that too.
   const mentioned = new Set([...users.map((u) => u.address), ...entryAddresses(userEntries)]);
-  const aliases = readAliases(r, new Set(domains), mentioned, accounts);
+  const aliases = withForwards(
+    r,
+    readAliases(r, new Set(domains), mentioned, accounts),
+    users,
+    new Set(domains),
+  );
   refuseUnknownKeys(r, raw);
   const { rootForward, rootForwardFile } = readRootForward(r);
   const protect = r.boolean("protect", DEFAULTS.protect);

@@ -114,8 +114,8 @@ function secretConfig(): Record<string, auto.ConfigValue> {
 }
 
 const postmap = (map: MapName, key: string) => postmapQuery(postfix, paths().mapsDir, map, key);
-const inMaildir = (maildir: string, marker: string) =>
-  delivered(postfix, paths().mailboxBase, maildir, marker);
+const inMaildir = (maildir: string, marker: string, attempts?: number) =>
+  delivered(postfix, paths().mailboxBase, maildir, marker, attempts);
 const postconf = (name: string) =>
   execFileSync("postconf", ["-c", postfix.configDir, "-h", name], { encoding: "utf8" }).trim();
 const events = () => {
@@ -458,6 +458,30 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     assert.match(await dovecot.quotaGet("dave@example.com"), /User quota\s+STORAGE\s+\d+\s+-/);
     const roomy = await postfix.rcptReply("dave@example.com", "sender@example.org", 30_000);
     assert.match(roomy, /^250 /, roomy);
+  });
+
+  it("3a2. forwarding: frank's mail goes to dave too, with a copy kept, then to dave only", async () => {
+    t.setPaths({ "vmail:users[2].forwardTo": { value: "dave@example.com" } });
+    const seen = events();
+    await t.stack.preview(t.opts({ onEvent: seen.onEvent }));
+    assert.deepEqual(changedResources(seen.list), ["create frank@example.com"]);
+    await timed("program: up with a forward", () => t.stack.up(t.opts()));
+    assert.equal(postmap("aliases", "frank@example.com"), "frank@example.com, dave@example.com");
+    await postfix.sendmail("frank@example.com", "Subject: fwd\n\nmarker-p-forward-1\n");
+    assert.ok(await inMaildir("example.com/frank/", "marker-p-forward-1"), postfix.log());
+    assert.ok(await inMaildir("dave/", "marker-p-forward-1"), postfix.log());
+
+    t.setPaths({ "vmail:users[2].keepCopy": { value: "false" } });
+    await timed("program: up forwarding without a copy", () => t.stack.up(t.opts()));
+    assert.equal(postmap("aliases", "frank@example.com"), "dave@example.com");
+    await postfix.sendmail("frank@example.com", "Subject: fwd\n\nmarker-p-forward-2\n");
+    assert.ok(await inMaildir("dave/", "marker-p-forward-2"), postfix.log());
+    assert.equal(await inMaildir("example.com/frank/", "marker-p-forward-2", 1), false);
+
+    t.removePath("vmail:users[2].forwardTo");
+    t.removePath("vmail:users[2].keepCopy");
+    await timed("program: up without the forward", () => t.stack.up(t.opts()));
+    assert.equal(postmap("aliases", "frank@example.com"), "");
   });
 
   it("3b. a new user whose row the server already has is refused until the stack says to adopt it", async () => {

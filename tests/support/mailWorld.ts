@@ -50,15 +50,19 @@ export function postmapQuery(
   return r.status === 0 ? r.stdout.trim() : "";
 }
 
-/** Waits (flushing the queue now and then) for a message holding `marker` in a maildir's new/. */
+/**
+ * Waits (flushing the queue now and then) for a message holding `marker` in a maildir's new/:
+ * up to `attempts` looks 200 ms apart. One look tells whether it is there now.
+ */
 export async function delivered(
   postfix: PostfixInstance,
   mailboxBase: string,
   maildir: string,
   marker: string,
+  attempts = 100,
 ): Promise<boolean> {
   const newDir = join(mailboxBase, maildir, "new");
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < attempts; i++) {
     if (i % 5 === 4) await postfix.flush();
     if (existsSync(newDir)) {
       for (const f of readdirSync(newDir)) {
