@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailAlias, MailDomain, MailUser } from "../resources/rows";
+import type { AliasDomainSpec } from "../core/aliasDomains";
 import type { AliasSpec, UserSpec } from "../core/config";
 import type { DbIdentity } from "../core/target";
 
@@ -13,6 +14,8 @@ export interface MailAccountsArgs {
   readonly domains: string[];
   /** The domains whose mail is refused (vmail:suspendedDomains). */
   readonly suspendedDomains: string[];
+  /** Domains whose addresses are a hosted domain's: a transports row each, naming the target. */
+  readonly aliasDomains: AliasDomainSpec[];
   /** The mailboxes: one users row each. */
   readonly users: UserSpec[];
   /** The aliases (catch-alls and self-aliases included): one aliases row each. */
@@ -50,7 +53,7 @@ async function registerInBatches(rows: (() => pulumi.Resource)[]): Promise<pulum
 
 /** Every row of the spec: one MailDomain, MailUser or MailAlias per entry. */
 export class MailAccounts extends pulumi.ComponentResource {
-  /** The transports rows, which Postfix's domains lookup needs before main.cf names it. */
+  /** The transports rows (alias domains' included), which Postfix's domains lookup needs before main.cf names it. */
   readonly domains: MailDomain[];
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;
@@ -63,14 +66,23 @@ export class MailAccounts extends pulumi.ComponentResource {
     const target = args.target;
     const receives = (d: string) => !args.suspendedDomains.includes(d);
     const domainOpts = { ...rowOpts, dependsOn: [...args.after, ...args.domainsAfter] };
-    this.domains = args.domains.map(
-      (d) =>
-        new MailDomain(
-          d,
-          { target, gid: args.gid, transport: args.transport, receive: receives(d) },
-          domainOpts,
-        ),
-    );
+    const domain = (d: string, aliasOf?: string) =>
+      new MailDomain(
+        d,
+        {
+          target,
+          gid: args.gid,
+          transport: args.transport,
+          receive: receives(aliasOf ?? d),
+          aliasOf,
+        },
+        domainOpts,
+      );
+    this.domains = [
+      ...args.domains.map((d) => domain(d)),
+      // A suspended target suspends its alias domains too.
+      ...args.aliasDomains.map((a) => domain(a.domain, a.target)),
+    ];
     const user = (u: UserSpec) =>
       new MailUser(
         u.address,

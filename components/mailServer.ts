@@ -93,6 +93,7 @@ export class MailServer extends pulumi.ComponentResource {
         target: dbIdentity(spec.database),
         domains: spec.domains,
         suspendedDomains: spec.suspendedDomains,
+        aliasDomains: spec.aliasDomains,
         users: spec.users,
         aliases: spec.aliases,
         gid: owner.gid,
@@ -121,7 +122,8 @@ export class MailServer extends pulumi.ComponentResource {
         mailboxBase: spec.owner.mailboxBase,
         uid: owner.uid,
         gid: owner.gid,
-        domains: spec.domains,
+        // Alias domains are virtual mailbox domains too: none may be in mydestination either.
+        domains: [...spec.domains, ...spec.aliasDomains.map((a) => a.domain)],
         quotaStatus: delivery !== undefined,
         mapFiles: maps.files,
         // The domains must be rows before Postfix is told to look them up, and quota-status must

@@ -12,6 +12,7 @@ import {
   readUsers,
   type UserSpec,
 } from "./accounts";
+import { readAliasDomains, type AliasDomainSpec } from "./aliasDomains";
 import { readAliases, withCatchAllShields, withForwards, type AliasSpec } from "./aliases";
 import { DEFAULTS } from "./configDefaults";
 import { ConfigError, Reader, type AccountsFile, type RawConfig } from "./configReader";
@@ -57,6 +58,8 @@ export interface MailSpec {
   domains: string[];
   /** Domains whose users may not log in and whose mail is refused (a subset of domains). */
   suspendedDomains: string[];
+  /** Domains whose addresses are those of a hosted domain (not in domains). */
+  aliasDomains: AliasDomainSpec[];
   users: UserSpec[];
   aliases: AliasSpec[];
   rootForward: string[];
@@ -89,6 +92,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const dovecot = readDovecotSettings(r, database, scheme);
   const domains = readDomains(r, accounts);
   const suspendedDomains = readSuspendedDomains(r, domains);
+  const aliasDomains = readAliasDomains(r, domains);
   const domainQuotas = readDomainQuotas(r, domains, dovecot.enabled);
   const userEntries = r.entries("users", accounts);
   const defaults = { scheme, domainQuotas, dovecot: dovecot.enabled };
@@ -118,6 +122,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     dovecot,
     domains,
     suspendedDomains,
+    aliasDomains,
     users,
     aliases: withCatchAllShields(aliases, users),
     rootForward,

@@ -43,5 +43,6 @@ export const DEFAULTS = {
   accountsFile: "",
   suspendedDomains: [],
   domainQuotas: [],
+  aliasDomains: [],
   retiredTargets: [],
 } as const;

@@ -6,19 +6,36 @@ import type { PostconfInput } from "./mainCfScripts";
 
 export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused";
 
-/** One query per map. Postfix quotes %s itself (SQL-escaped, lower-cased key). */
+/** The local part and the domain of the looked-up address, in SQL (no %u/%d: see below). */
+const LOCAL = "split_part('%s', '@', 1)";
+const DOMAIN = "split_part('%s', '@', 2)";
+/** The address in the target domain of the alias domain the key is in (NULL for other keys). */
+const IN_TARGET = `${LOCAL} || '@' || (SELECT alias_of FROM transports WHERE domain = ${DOMAIN})`;
+
+/**
+ * One query per map. Postfix quotes %s itself (SQL-escaped, lower-cased key). Its %u and %d would
+ * suppress the whole query for a key without an `@` (the refusal map looks up bare domains too),
+ * so the parts of an address are taken apart in SQL.
+ */
 const QUERIES: Record<MapName, string> = {
   // A user who does not receive has no mailbox: mail an alias sends them bounces, never lands.
   mailboxes: "SELECT maildir FROM users WHERE email = '%s' AND receive",
   transport: "SELECT transport FROM transports WHERE domain = '%s'",
-  aliases: "SELECT email FROM aliases WHERE alias = '%s'",
+  // An alias domain's address is the same local part in its target domain, where that address
+  // is a user or an alias or the target has a catch-all: an unknown one is still refused at RCPT.
+  aliases:
+    "SELECT email FROM aliases WHERE alias = '%s' " +
+    `UNION ALL SELECT ${IN_TARGET} WHERE ${LOCAL} <> '' AND (` +
+    `EXISTS (SELECT 1 FROM users WHERE email = ${IN_TARGET}) OR EXISTS (SELECT 1 FROM aliases ` +
+    `WHERE alias IN (${IN_TARGET}, '@' || (SELECT alias_of FROM transports WHERE domain = ${DOMAIN}))))`,
   // virtual_mailbox_domains: listing the domains lets smtpd refuse unknown recipients at RCPT.
   domains: "SELECT domain FROM transports WHERE domain = '%s'",
   // check_recipient_access: a user or domain that does not receive is refused at RCPT time,
-  // before any alias or catch-all could accept the address. Postfix looks up the address, then
-  // its domain; each query answers only its own kind of key.
+  // before any alias or catch-all could accept the address, an alias domain's addresses too.
+  // Postfix looks up the address, then its domain; each query answers only its kind of key.
   refused:
-    "SELECT '550 5.2.1 This mailbox does not accept mail' FROM users WHERE email = '%s' AND NOT receive " +
+    "SELECT '550 5.2.1 This mailbox does not accept mail' FROM users " +
+    `WHERE email IN ('%s', ${IN_TARGET}) AND NOT receive ` +
     "UNION ALL SELECT '550 5.2.1 This domain does not accept mail' FROM transports WHERE domain = '%s' AND NOT receive",
 };
 

@@ -84,6 +84,15 @@ export const TABLES = {
       { name: "gid", sql: "INTEGER NOT NULL", readBy: ["postfix"], written: true, since: 1 },
       { name: "transport", sql: "TEXT NOT NULL", readBy: ["postfix"], written: true, since: 1 },
       receive, // false: a suspended domain, whose mail the refusal map refuses
+      // An alias domain's target: its addresses are those of the target (see postfixConfig.ts).
+      {
+        name: "alias_of",
+        sql: "TEXT",
+        readBy: ["postfix"],
+        written: true,
+        since: 4,
+        unset: null,
+      },
     ],
   },
   aliases: {

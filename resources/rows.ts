@@ -29,6 +29,8 @@ export interface MailDomainArgs {
   transport: string;
   /** false for a suspended domain: Postfix refuses mail to any of its addresses. */
   receive?: boolean;
+  /** For an alias domain: the hosted domain whose addresses its addresses are. */
+  aliasOf?: string;
 }
 
 /** A transports row: how mail for the domain is delivered, as the mail owner's group. */
@@ -38,9 +40,10 @@ export class MailDomain extends pulumi.dynamic.Resource {
     const stack = writtenBy();
     // `receive` only when false (a suspended domain), as a user's flags: see MailUser.
     const suspended = args.receive === false ? { receive: false } : {};
+    const alias = args.aliasOf === undefined ? {} : { alias_of: args.aliasOf };
     const row = pulumi
       .output(args.gid)
-      .apply((gid) => ({ domain, gid, transport, stack, ...suspended }));
+      .apply((gid) => ({ domain, gid, transport, stack, ...suspended, ...alias }));
     const props = { row, target: args.target };
     super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
   }

@@ -484,6 +484,27 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     assert.equal(postmap("aliases", "frank@example.com"), "");
   });
 
+  it("3a3. an alias domain: dave@example.org is dave@example.com; an unknown address is refused", async () => {
+    t.setPaths({
+      "vmail:aliasDomains[0].domain": { value: "example.org" },
+      "vmail:aliasDomains[0].target": { value: "example.com" },
+    });
+    const seen = events();
+    await t.stack.preview(t.opts({ onEvent: seen.onEvent }));
+    assert.deepEqual(changedResources(seen.list), ["create example.org"]);
+    await timed("program: up with an alias domain", () => t.stack.up(t.opts()));
+    assert.equal(postmap("aliases", "dave@example.org"), "dave@example.com");
+    const unknown = await postfix.rcptReply("nobody@example.org");
+    assert.match(unknown, /^550 5\.1\.1 /, unknown);
+    await postfix.sendmail("dave@example.org", "Subject: org\n\nmarker-p-alias-domain\n");
+    assert.ok(await inMaildir("dave/", "marker-p-alias-domain"), postfix.log());
+
+    t.removePath("vmail:aliasDomains");
+    await timed("program: up without the alias domain", () => t.stack.up(t.opts()));
+    assert.equal(postmap("domains", "example.org"), "");
+    assert.match(await postfix.rcptReply("dave@example.org"), /^5\d\d /);
+  });
+
   it("3b. a new user whose row the server already has is refused until the stack says to adopt it", async () => {
     await superuserQuery(
       cluster,

@@ -1,7 +1,8 @@
 // Delivery through Dovecot as vmail sets it up, judged by a real, throwaway Postfix and Dovecot
 // and PostgreSQL: the transports row sends mail to Dovecot's LMTP socket in Postfix's queue
 // directory, the quota plugin counts it, and Postfix asks quota-status at RCPT time, so mail that
-// would not fit is refused there (552 5.2.2); IMAP and doveadm show the limit and the usage.
+// would not fit is refused there (552 5.2.2); IMAP and doveadm show the limit and the usage. And
+// an alias domain's addresses, resolved by vmail's aliases and refusal maps as Postfix runs them.
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -24,7 +25,13 @@ import {
   renderAuthInclude,
   renderDovecotSql,
 } from "../../core/dovecotConfig";
-import { mapFilePath, MAP_NAMES, postconfInput, renderMapFile } from "../../core/postfixConfig";
+import {
+  mapFilePath,
+  MAP_NAMES,
+  postconfInput,
+  renderMapFile,
+  type MapName,
+} from "../../core/postfixConfig";
 import { postconfApplyScript } from "../../core/mainCfScripts";
 import { dbIdentity } from "../../core/target";
 import { closePools } from "../../providers/db";
@@ -34,7 +41,7 @@ import { serverFileProvider } from "../../providers/serverFile";
 import { mustRunOnServer } from "../../providers/shell";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDatabaseFixture";
-import { delivered } from "../support/mailWorld";
+import { delivered, postmapQuery } from "../support/mailWorld";
 import { startPgCluster, type PgCluster } from "../support/pgCluster";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
@@ -105,7 +112,11 @@ async function writeDovecotFiles(): Promise<void> {
 }
 
 /** A user row as MailAccounts declares one, its password generated; `quota` in bytes. */
-async function addUser(email: string, quota: number | null): Promise<void> {
+async function addUser(
+  email: string,
+  quota: number | null,
+  flags: { receive?: false } = {},
+): Promise<void> {
   const row = {
     email,
     realname: null,
@@ -114,6 +125,7 @@ async function addUser(email: string, quota: number | null): Promise<void> {
     stack: STACK,
     generateVersion: 1,
     ...(quota === null ? {} : { quota }),
+    ...flags,
   };
   const made = await userProvider.create?.({ row, target: dbIdentity(settings()) });
   passwords.set(email, (made?.outs as UserOutputs).generatedPassword ?? "");
@@ -154,13 +166,18 @@ before(async () => {
   const target = dbIdentity(s);
   const domain = { domain: "example.com", gid, transport: LMTP_TRANSPORT, stack: STACK };
   await domainProvider.create?.({ row: domain, target });
+  await domainProvider.create?.({
+    row: { ...domain, domain: "example.org", alias_of: "example.com" },
+    target,
+  });
   await addUser("small@example.com", 10 * 1024);
   await addUser("roomy@example.com", null);
+  await addUser("closed@example.com", null, { receive: false });
   const input = postconfInput(
     {
       postfix: { configDir: postfix.configDir, mapsDir: mapsDir(), proxy: false },
       mailboxBase: base,
-      domains: ["example.com"],
+      domains: ["example.com", "example.org"],
       quotaStatus: true,
     },
     uid,
@@ -212,5 +229,38 @@ describe("delivery through Dovecot's LMTP, with quotas", () => {
     assert.match(fits, /^250 /, fits);
     const roomy = await postfix.rcptReply("roomy@example.com", "sender@example.org", 8000);
     assert.match(roomy, /^250 /, roomy);
+  });
+});
+
+describe("an alias domain (example.org, of example.com)", () => {
+  const postmap = (map: MapName, key: string) => postmapQuery(postfix, mapsDir(), map, key);
+
+  it("resolves an address to the same local part of the target, where that address exists", () => {
+    assert.equal(postmap("aliases", "roomy@example.org"), "roomy@example.com");
+    assert.equal(postmap("aliases", "nobody@example.org"), "", "no such user in example.com");
+    assert.equal(postmap("aliases", "@example.org"), "", "no catch-all of its own");
+    assert.equal(
+      postmap("aliases", "roomy@example.com"),
+      "",
+      "the target's own addresses as before",
+    );
+    assert.equal(postmap("domains", "example.org"), "example.org");
+  });
+
+  it("takes mail for an existing address and delivers it to the target's mailbox", async () => {
+    assert.match(await postfix.rcptReply("roomy@example.org"), /^250 /);
+    const unknown = await postfix.rcptReply("nobody@example.org");
+    assert.match(unknown, /^550 5\.1\.1 /, unknown);
+    await postfix.sendmail("roomy@example.org", message("via-alias-domain", 100));
+    assert.ok(await delivered(postfix, base, "roomy/", "via-alias-domain"), postfix.log());
+  });
+
+  it("refuses mail for a target address that does not receive, and counts the target's quota", async () => {
+    const closed = await postfix.rcptReply("closed@example.org");
+    assert.match(closed, /^550 5\.2\.1 .*This mailbox does not accept mail/, closed);
+    const full = await postfix.rcptReply("small@example.org", "sender@example.org", 8000);
+    // quota-status is asked about the address as given: not a mail user, so Postfix decides, and
+    // LMTP refuses it at delivery if it would not fit.
+    assert.match(full, /^250 /, full);
   });
 });

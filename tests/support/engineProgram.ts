@@ -32,6 +32,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
       target: dbIdentity(spec.database),
       domains: spec.domains,
       suspendedDomains: spec.suspendedDomains,
+      aliasDomains: spec.aliasDomains,
       users: spec.users,
       aliases: spec.aliases,
       gid: harness.gid,
