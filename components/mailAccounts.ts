@@ -98,7 +98,8 @@ export class MailAccounts extends pulumi.ComponentResource {
           password: u.password.kind === "clear" ? pulumi.secret(u.password.clear) : undefined,
           generateVersion: u.password.kind === "generated" ? u.password.version : undefined,
         },
-        rowOpts,
+        // A rename: the same resource under its new name, so the preview shows an update.
+        u.formerly ? { ...rowOpts, aliases: [{ name: u.formerly }] } : rowOpts,
       );
     const alias = (a: AliasSpec) =>
       new MailAlias(a.address, { target, targets: a.targets }, rowOpts);

@@ -31,6 +31,8 @@ export interface UserSpec {
   forwardTo: string[];
   /** With forwardTo: whether the mailbox keeps a copy. */
   keepCopy: boolean;
+  /** The address it is renamed from: its resource was known by that name (see MailAccounts). */
+  formerly?: string;
 }
 
 /** What the users' entries are read against, besides the declared domains. */
@@ -172,6 +174,13 @@ export function readUsers(
       if (forwardTo.includes(target)) return fail(`forwardTo lists ${target} twice`);
       forwardTo.push(target);
     }
+    let formerly: string | undefined;
+    if (user.formerly !== undefined) {
+      formerly = normalizeAddress(user.formerly);
+      const f = addressRule(formerly, false);
+      if (!f.parsed) return fail(`formerly ${JSON.stringify(user.formerly)}: ${f.error}`);
+      if (formerly === address) return fail("formerly is the user's address itself");
+    }
     if (user.keepCopy !== undefined && forwardTo.length === 0) {
       return fail("keepCopy is about forwarded mail, and the user has no forwardTo");
     }
@@ -192,9 +201,24 @@ export function readUsers(
       quota,
       forwardTo,
       keepCopy: user.keepCopy ?? true,
+      ...(formerly ? { formerly } : {}),
     });
   });
+  refuseRenamesThatClash(r, users);
   return users;
+}
+
+/** A rename from an address still in use, or two renames from the same one, is refused. */
+function refuseRenamesThatClash(r: Reader, users: UserSpec[]): void {
+  const current = new Set(users.map((u) => u.address));
+  const from = new Map<string, string>();
+  for (const u of users) {
+    if (!u.formerly) continue;
+    const fail = (rule: string) => r.fail("users", `${u.address}: formerly ${u.formerly}: ${rule}`);
+    if (current.has(u.formerly)) fail("that address is another user's now");
+    else if (from.has(u.formerly)) fail(`${from.get(u.formerly)} is renamed from it too`);
+    from.set(u.formerly, u.address);
+  }
 }
 
 function readPasswordSource(

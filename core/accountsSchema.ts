@@ -48,6 +48,12 @@ export const userEntrySchema = z
       .describe(
         "false refuses mail to this address at RCPT time (550), aliases and catch-alls included. Default true.",
       ),
+    formerly: z
+      .string({ error: "formerly is the address the user had before (a string)" })
+      .optional()
+      .describe(
+        "The address this user had before: a rename that keeps the password and moves the maildir, shown as an update.",
+      ),
     forwardTo: z
       .union(
         [

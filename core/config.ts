@@ -17,6 +17,7 @@ import { readAliases, withCatchAllShields, withForwards, type AliasSpec } from "
 import { DEFAULTS } from "./configDefaults";
 import { ConfigError, Reader, type AccountsFile, type RawConfig } from "./configReader";
 import { HASH_SCHEMES, type HashScheme } from "./passwords";
+import { mailboxBaseRule } from "./rules";
 import { readDomainQuotas } from "./quotas";
 import {
   readDatabaseSettings,
@@ -71,12 +72,15 @@ export function parseConnectionSettings(raw: RawConfig): {
   database: DatabaseSettings;
   server: ServerAccess;
   retiredTargets: string[];
+  /** Where the maildirs are: a user's maildir moves within it. */
+  mailboxBase: string;
 } {
   const r = new Reader(raw);
   const result = {
     database: readDatabaseSettings(r),
     server: readServerAccess(r),
     retiredTargets: readRetiredTargets(r),
+    mailboxBase: r.string("mailboxBase", DEFAULTS.mailboxBase, mailboxBaseRule),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return result;

@@ -13,11 +13,13 @@ export interface ProviderContext {
   db: DbTarget;
   /** Databases and servers the operator gave up on (core/retiredTargets.ts). */
   retiredTargets?: string[];
+  /** vmail:mailboxBase: where a user's maildir moves when its path changes. */
+  mailboxBase?: string;
 }
 
 export function contextFromConfig(config: pulumi.dynamic.Config): ProviderContext {
   const get = (key: string) => config.get(`${NAMESPACE}:${key}`);
-  const { database, server, retiredTargets } = parseConnectionSettings({
+  const { database, server, retiredTargets, mailboxBase } = parseConnectionSettings({
     get,
     isSecret: () => true,
   });
@@ -25,6 +27,7 @@ export function contextFromConfig(config: pulumi.dynamic.Config): ProviderContex
     shell: { access: server, privateKey: get("sshPrivateKey") },
     db: { settings: database, adminPassword: get("pgAdminPassword") ?? "" },
     retiredTargets,
+    mailboxBase,
   };
 }
 

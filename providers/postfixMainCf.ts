@@ -18,6 +18,7 @@ import {
 import { mustRunOnServer } from "./shell";
 import { mainCfBackupFile } from "../core/postfixConfig";
 import { targetMoved } from "../core/target";
+import { mailboxBaseHoldsScript, mailboxBaseRefusal } from "../core/maildirMove";
 
 async function apply(
   inputs: PostfixMainCfInputs,
@@ -44,14 +45,35 @@ function legacyBackupFile(props?: PostfixMainCfInputs): string | undefined {
   return props.backupFile === beside ? undefined : props.backupFile;
 }
 
+/** Why a changed virtual_mailbox_base is refused (the old one still holds maildirs), if it is. */
+async function strandedMail(
+  olds: PostfixMainCfInputs | undefined,
+  news: PostfixMainCfInputs,
+): Promise<string | undefined> {
+  const [from, to] = [olds?.settings?.[BASE], news.settings?.[BASE]];
+  if (typeof from !== "string" || typeof to !== "string" || from === to) return undefined;
+  if (targetMoved(olds?.server, news.server)) return undefined; // another server: its own maildirs
+  const found = await mustRunOnServer(
+    context.shellAt(news.server),
+    `looking at ${from}`,
+    mailboxBaseHoldsScript(from),
+  ).catch(() => "empty");
+  return mailboxBaseRefusal(found, from.replace(/\/+$/, ""), to.replace(/\/+$/, ""));
+}
+
+const BASE = "virtual_mailbox_base";
+
 export const postfixMainCfProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(context.set(req.config)),
   /**
    * At preview, before anything changes: a virtual domain Postfix also lists in mydestination
-   * would be delivered to local(8), never to its mailboxes.
+   * would be delivered to local(8), never to its mailboxes; a new mailbox base would strand the
+   * mail still under the old one.
    */
-  async check(_olds, news: PostfixMainCfInputs) {
+  async check(olds: PostfixMainCfInputs | undefined, news: PostfixMainCfInputs) {
     if (typeof news.configDir !== "string" || !Array.isArray(news.domains)) return { inputs: news };
+    const stranded = await strandedMail(olds, news);
+    if (stranded) return { inputs: news, failures: [{ property: "settings", reason: stranded }] };
     // A server the preview cannot reach (a new one, a tunnel not open yet) is checked again by
     // the apply script, before main.cf changes.
     const expanded = await mustRunOnServer(

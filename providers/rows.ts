@@ -14,6 +14,14 @@ import { dbOf, moveRow, type RowInputs } from "./rowMoves";
 import { deleteRow, readRow, stackChanged, stackOf, writeRow, type Row } from "./rowStore";
 import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../core/tables";
 import { targetChanged } from "../core/target";
+import { DEFAULTS } from "../core/configDefaults";
+import {
+  maildirClash,
+  maildirMoveScript,
+  maildirProbeScript,
+  maildirSweepScript,
+} from "../core/maildirMove";
+import { mustRunOnServer } from "./shell";
 
 /** The named columns of a row as read back, for a refresh to compare with the state. */
 function columnsOf(row: Row, columns: string[]): Row {
@@ -156,31 +164,85 @@ async function writeUser(news: UserInputs, olds?: UserOutputs): Promise<UserOutp
   const { hash, generated } = await passwordFor(news, olds);
   const write = (creating: boolean) =>
     writeRow(dbOf(news), USERS, { ...news.row, password: hash }, creating);
-  await (olds ? moveRow(olds, news, USERS, write) : write(true));
+  if (!olds) await write(true);
+  else if (olds.row.email !== news.row.email) await renameUser(olds, write);
+  else await moveRow(olds, news, USERS, write);
   return { ...news, writtenHash: hash, storedHash: hash, generatedPassword: generated };
 }
 
+/**
+ * A rename (the entry names its old address in `formerly`): the row under the new address, with
+ * the same password, then the old row gone. The new one is refused when the database has that
+ * address and vmail did not write it. Killed between the two, the next run finishes it.
+ */
+async function renameUser(
+  olds: UserOutputs,
+  write: (creating: boolean) => Promise<void>,
+): Promise<void> {
+  await write(true);
+  if (providerContext.retired(olds.target)) return;
+  await deleteRow(dbOf(olds), USERS, olds.row.email, stackOf(olds));
+}
+
+/** The mailbox base maildirs move in (vmail:mailboxBase). */
+const mailboxBase = () => providerContext.get().mailboxBase ?? DEFAULTS.mailboxBase;
+
+/** Runs `script` for a maildir moving from `from` to `to` on the configured server. */
+const onServer = (what: string, script: string) =>
+  mustRunOnServer(providerContext.get().shell, what, script);
+
 export const userProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(providerContext.set(req.config)),
+  /**
+   * At preview: a maildir that moves (a rename, a new `maildir`) may not land on one that exists.
+   * A server the preview cannot reach passes here; the move itself refuses the same case.
+   */
+  async check(olds: UserInputs | undefined, news: UserInputs) {
+    const [from, to] = [olds?.row?.maildir, news.row?.maildir];
+    if (typeof from !== "string" || typeof to !== "string" || from === to) return { inputs: news };
+    const found = await onServer(
+      "looking at the maildirs",
+      maildirProbeScript(mailboxBase(), from, to),
+    ).catch(() => "ok");
+    const reason = maildirClash(found, mailboxBase(), from, to);
+    return {
+      inputs: news,
+      failures: reason ? [{ property: "row", reason: `vmail: ${news.row.email}: ${reason}` }] : [],
+    };
+  },
   async create(inputs: UserInputs) {
     return { id: inputs.row.email, outs: await writeUser(inputs) };
   },
   diff(_id, olds: UserOutputs, news: UserInputs) {
     const changed =
-      changedFields(olds.row, news.row, [...USER_COLUMNS, "scheme", "generateVersion"], USERS.unset)
-        .length > 0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
+      changedFields(
+        olds.row,
+        news.row,
+        ["email", ...USER_COLUMNS, "scheme", "generateVersion"],
+        USERS.unset,
+      ).length > 0 || changedFields(olds, news, ["passwordHash", "password"]).length > 0;
     const drifted = olds.storedHash !== olds.writtenHash;
     return Promise.resolve({
       changes:
         changed || drifted || targetChanged(olds.target, news.target) || stackChanged(olds, news),
     });
   },
+  /**
+   * A maildir that moves is renamed on the server before the row names it, and whatever was
+   * delivered to the old path meanwhile is swept into it after.
+   */
   async update(_id, olds: UserOutputs, news: UserInputs) {
-    return { outs: await writeUser(news, olds) };
+    const [from, to, base] = [olds.row.maildir, news.row.maildir, mailboxBase()];
+    const what = `moving ${olds.row.email}'s maildir ${from} to ${to}`;
+    if (from !== to) await onServer(what, maildirMoveScript(base, from, to));
+    const outs = await writeUser(news, olds);
+    if (from !== to) await onServer(what, maildirSweepScript(base, from, to));
+    return { outs };
   },
+  // The row's key is its address, which a rename changes: the id stays what it was made as.
   async read(id: string, props: UserOutputs) {
     if (providerContext.retired(props.target)) return { id, props };
-    const row = await readRow(dbOf(props), USERS, id);
+    const row = await readRow(dbOf(props), USERS, props.row.email);
     if (!row) return { id: "" };
     return {
       id,
@@ -191,9 +253,9 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       },
     };
   },
-  async delete(id: string, props: UserOutputs) {
+  async delete(_id: string, props: UserOutputs) {
     // The row only: the maildir and its mail stay on disk.
     if (providerContext.retired(props.target)) return;
-    await deleteRow(dbOf(props), USERS, id, stackOf(props));
+    await deleteRow(dbOf(props), USERS, props.row.email, stackOf(props));
   },
 };

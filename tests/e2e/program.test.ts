@@ -505,6 +505,41 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     assert.match(await postfix.rcptReply("dave@example.org"), /^5\d\d /);
   });
 
+  it("3a4. a rename keeps the password and moves the maildir with its mail; renamed back the same way", async () => {
+    const before = (await t.stack.outputs()).generatedPasswords.value as Record<string, string>;
+    const password = before["frank@example.com"];
+    t.setPaths({
+      "vmail:users[2].address": { value: "franklin@example.com" },
+      "vmail:users[2].formerly": { value: "frank@example.com" },
+    });
+    const seen = events();
+    await t.stack.preview(t.opts({ onEvent: seen.onEvent }));
+    assert.deepEqual(changedResources(seen.list), ["update franklin@example.com"]);
+    await timed("program: up with a rename", () => t.stack.up(t.opts()));
+    const after = (await t.stack.outputs()).generatedPasswords.value as Record<string, string>;
+    assert.equal(after["franklin@example.com"], password, "the same generated password");
+    assert.equal(after["frank@example.com"], undefined);
+    assert.equal(postmap("mailboxes", "franklin@example.com"), "example.com/franklin/");
+    assert.equal(postmap("mailboxes", "frank@example.com"), "");
+    assert.ok(
+      await inMaildir("example.com/franklin/", "marker-p-frank-1", 1),
+      "the old mail moved",
+    );
+    assert.equal(existsSync(join(paths().mailboxBase, "example.com/frank")), false);
+    const subjects = await dovecot.inboxSubjects("franklin@example.com", password);
+    assert.ok(subjects.includes("hi"), `franklin reads frank's mail: ${subjects.join(", ")}`);
+
+    t.setPaths({
+      "vmail:users[2].address": { value: "frank@example.com" },
+      "vmail:users[2].formerly": { value: "franklin@example.com" },
+    });
+    await timed("program: up renaming back", () => t.stack.up(t.opts()));
+    t.removePath("vmail:users[2].formerly");
+    await assertNoChanges(t, "program (after renaming back): ");
+    assert.ok(await inMaildir("example.com/frank/", "marker-p-frank-1", 1));
+    assert.equal((await dovecot.authTest("frank@example.com", password)).ok, true);
+  });
+
   it("3b. a new user whose row the server already has is refused until the stack says to adopt it", async () => {
     await superuserQuery(
       cluster,

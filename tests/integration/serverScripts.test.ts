@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -199,6 +200,38 @@ describe("main.cf settings", () => {
     assert.match(refused.failures?.[0]?.reason ?? "", /example\.com is in Postfix's mydestination/);
     execFileSync("postconf", ["-c", configDir, "-e", "mydestination=localhost"]);
     assert.equal((await check({}, news)).failures, undefined);
+  });
+
+  it("the main.cf resource's check refuses a new mailbox base while the old one holds maildirs", async () => {
+    useShellOnly(local);
+    const check = postfixMainCfProvider.check as NonNullable<typeof postfixMainCfProvider.check>;
+    const oldBase = mkdtempSync(join(tmpdir(), "vmail-oldbase-"));
+    const withBase = (base: string) => {
+      const i = input();
+      return {
+        ...i,
+        settings: { ...i.settings, virtual_mailbox_base: `${base}/` },
+        reloadAfter: [],
+      };
+    };
+    try {
+      const [olds, news] = [withBase(oldBase), withBase(`${oldBase}-new`)];
+      assert.equal(
+        (await check(olds, news)).failures,
+        undefined,
+        "an empty base: nothing to strand",
+      );
+      mkdirSync(join(oldBase, "dave", "new"), { recursive: true });
+      const refused = await check(olds, news);
+      assert.equal(refused.failures?.[0]?.property, "settings");
+      assert.match(
+        refused.failures?.[0]?.reason ?? "",
+        /vmail:mailboxBase changed from \S+ to \S+-new, and \S+ still holds maildirs: .*mv \S+\/\* \S+-new\//,
+      );
+      assert.equal((await check(olds, olds)).failures, undefined, "an unchanged base");
+    } finally {
+      rmSync(oldBase, { recursive: true, force: true });
+    }
   });
 
   it("refuses a virtual domain that is also in mydestination, in any case, as Postfix compares", async () => {

@@ -13,6 +13,8 @@ export interface Recorded {
   dependsOn: pulumi.Resource[];
   /** The `protect` option it was registered with. */
   protect: boolean;
+  /** The `aliases` option it was registered with (a rename's old name). */
+  aliases?: unknown[];
   props: Record<string, unknown>;
 }
 
@@ -70,6 +72,7 @@ export class MockEngine {
           ? [dependsOn]
           : []) as pulumi.Resource[],
       protect: (args.opts as pulumi.CustomResourceOptions).protect ?? false,
+      aliases: args.opts.aliases,
       props: args.props,
     });
     return undefined;
