@@ -184,6 +184,9 @@ async function renameUser(
   await deleteRow(dbOf(olds), USERS, olds.row.email, stackOf(olds));
 }
 
+/** The row's address: a rename changes it, and the id stays what the row was made as. */
+const keyOf = (id: string, props: UserOutputs) => props.row?.email ?? id;
+
 /** The mailbox base maildirs move in (vmail:mailboxBase). */
 const mailboxBase = () => providerContext.get().mailboxBase ?? DEFAULTS.mailboxBase;
 
@@ -239,10 +242,9 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
     if (from !== to) await onServer(what, maildirSweepScript(base, from, to));
     return { outs };
   },
-  // The row's key is its address, which a rename changes: the id stays what it was made as.
   async read(id: string, props: UserOutputs) {
     if (providerContext.retired(props.target)) return { id, props };
-    const row = await readRow(dbOf(props), USERS, props.row.email);
+    const row = await readRow(dbOf(props), USERS, keyOf(id, props));
     if (!row) return { id: "" };
     return {
       id,
@@ -253,9 +255,9 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       },
     };
   },
-  async delete(_id: string, props: UserOutputs) {
+  async delete(id: string, props: UserOutputs) {
     // The row only: the maildir and its mail stay on disk.
     if (providerContext.retired(props.target)) return;
-    await deleteRow(dbOf(props), USERS, props.row.email, stackOf(props));
+    await deleteRow(dbOf(props), USERS, keyOf(id, props), stackOf(props));
   },
 };

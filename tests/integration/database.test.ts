@@ -385,6 +385,7 @@ describe("rows", () => {
       gid: 1002,
       transport: "virtual:",
       receive: true, // the column's default: the row leaves it out
+      alias_of: null, // not an alias domain
     });
     const row = await storedRow("users", "email", "dave@example.com");
     assert.equal(row.realname, "Dave, son of Dave");
