@@ -16,7 +16,7 @@
 // grants, is deleted before them, and its delete refuses.
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { CheckpointGuardInputs, DestroyGuardInputs } from "../resources/checkpointGuard";
+import type { CheckpointGuardInputs, DestroyGuardInputs } from "../core/providerInputs";
 import { describeTarget, targetChanged, targetMoved } from "../core/target";
 import { poolFor } from "./db";
 import { providerContext as context } from "./context";

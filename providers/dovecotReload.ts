@@ -8,7 +8,7 @@
 // file (it would reload that one and load nothing of vmail's).
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { DovecotGuardInputs, DovecotReloadInputs } from "../resources/dovecotReload";
+import type { DovecotGuardInputs, DovecotReloadInputs } from "../core/providerInputs";
 import {
   dovecotPaths,
   dovecotPresenceScript,

@@ -1,8 +1,7 @@
 // Every dynamic provider vmail has, by name: what resources/providerShim.ts loads in the
-// provider process.
+// provider process (it names this module by its type, ProviderName, and by its path).
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { ProviderName } from "../resources/providerShim";
 import { checkpointGuardProvider } from "./checkpointGuard";
 import { dovecotReloadProvider } from "./dovecotReload";
 import { aliasProvider, domainProvider, userProvider } from "./rows";
@@ -45,7 +44,7 @@ function forEngine(p: pulumi.dynamic.ResourceProvider): Provider {
   };
 }
 
-export const PROVIDERS: Record<ProviderName, Provider> = {
+export const PROVIDERS = {
   domain: forEngine(domainProvider),
   alias: forEngine(aliasProvider),
   user: forEngine(userProvider),
@@ -55,4 +54,7 @@ export const PROVIDERS: Record<ProviderName, Provider> = {
   postfixMainCf: forEngine(postfixMainCfProvider),
   checkpointGuard: withCheck(checkpointGuardProvider),
   dovecotReload: forEngine(dovecotReloadProvider),
-};
+} satisfies Record<string, Provider>;
+
+/** The names a resource asks its provider by (resources/providerShim.ts). */
+export type ProviderName = keyof typeof PROVIDERS;

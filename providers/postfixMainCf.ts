@@ -3,7 +3,7 @@
 // postconf scripts in scripts.ts; this file decides when they run.
 
 import type * as pulumi from "@pulumi/pulumi";
-import type { PostfixMainCfInputs } from "../resources/postfixMainCf";
+import type { PostfixMainCfInputs } from "../core/providerInputs";
 import { providerContext as context } from "./context";
 import {
   domainsInMydestination,

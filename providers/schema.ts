@@ -3,7 +3,7 @@
 
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import type { MailTablesInputs, PgReloadInputs } from "../resources/schema";
+import type { MailTablesInputs, PgReloadInputs } from "../core/providerInputs";
 import { inTransaction, poolFor } from "./db";
 import { shellQuote } from "../core/scripts";
 import { providerContext } from "./context";

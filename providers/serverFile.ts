@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ServerFileInputs } from "../resources/serverFile";
+import type { ServerFileInputs } from "../core/providerInputs";
 import { blockBody, withBlock, withoutBlock, type BlockSpec } from "../core/managedBlock";
 import { providerContext as context } from "./context";
 import {

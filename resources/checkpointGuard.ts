@@ -6,28 +6,10 @@
 // checkpoints. One provider serves both.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { PgServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
+import type { CheckpointGuardInputs, DestroyGuardInputs } from "../core/providerInputs";
 
-export interface CheckpointGuardInputs {
-  database: string;
-  roles: string[];
-  /** Where they are; absent in a state written before vmail recorded it. */
-  server?: PgServerIdentity;
-  /**
-   * Set by the guard's check, never by the program: the roles the stack had and no longer has
-   * that a run without checkpoints has not yet found gone from the server.
-   */
-  dropping?: string[];
-}
-
-export interface DestroyGuardInputs {
-  /** The mark that tells the provider this guard from the CheckpointGuard. */
-  guards: "destroy";
-  /** What a destroy would drop: named in the refusal. */
-  database: string;
-  roles: string[];
-}
+export type { CheckpointGuardInputs, DestroyGuardInputs };
 
 export class CheckpointGuard extends pulumi.dynamic.Resource {
   constructor(name: string, args: CheckpointGuardInputs, opts?: pulumi.CustomResourceOptions) {

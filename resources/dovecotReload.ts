@@ -5,19 +5,10 @@
 // doveconf and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
+import type { DovecotGuardInputs, DovecotReloadInputs } from "../core/providerInputs";
 
-export interface DovecotGuardInputs {
-  server: ServerIdentity;
-  /** Dovecot's config directory (dovecot.conf in it). */
-  configDir: string;
-}
-
-export interface DovecotReloadInputs extends DovecotGuardInputs {
-  /** The files' `written` stamps: when vmail wrote one (a repair included), Dovecot reloads. */
-  trigger: string[];
-}
+export type { DovecotGuardInputs, DovecotReloadInputs };
 
 /**
  * Refuses, at every preview and `up`, a server whose Dovecot could not use vmail's files: what

@@ -6,22 +6,18 @@
 // it into four debug strings per resource it registers, and the engine into its log of each call.
 
 import type * as pulumi from "@pulumi/pulumi";
+// Types only (the program process never loads the providers): ProviderName is keyof PROVIDERS in
+// providers/index.ts, the module `load` below requires in the provider process, so a name that
+// module does not serve is a type error, and an editor goes from a name to its provider.
+import type { ProviderName } from "../providers/index";
 
-/** The providers providers/index.ts serves, by name (its type holds it to this list). */
-export type ProviderName =
-  | "domain"
-  | "alias"
-  | "user"
-  | "serverFile"
-  | "mailTables"
-  | "pgReload"
-  | "postfixMainCf"
-  | "checkpointGuard"
-  | "dovecotReload";
+export type { ProviderName };
 
 type Method = "configure" | "check" | "create" | "diff" | "update" | "read" | "delete";
-/** What providers/index.ts serves for each name: every method, `check` included. */
+/** What providers/index.ts's PROVIDERS serves for each name: every method, `check` included. */
 type Impl = Record<Method, (...args: unknown[]) => Promise<unknown>>;
+/** PROVIDERS as the shim calls it. */
+type Served = Record<ProviderName, Impl>;
 
 const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
 
@@ -47,7 +43,7 @@ function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
   // state and into the engine's log of each call: so no comments inside, and one shape of method.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const load = (): Impl => {
-    const g = globalThis as { vmailProviders?: Record<string, Record<string, Impl>> };
+    const g = globalThis as { vmailProviders?: Record<string, Served> };
     const cwd = process.cwd();
     let found = (g.vmailProviders ??= {})[cwd];
     if (!found) {
@@ -60,8 +56,7 @@ function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
         at = p.dirname(at);
       }
       require(require.resolve("tsx/cjs", { paths: [at] }));
-      found = (require(p.join(at, "providers/index.ts")) as { PROVIDERS: Record<string, Impl> })
-        .PROVIDERS;
+      found = (require(p.join(at, "providers/index.ts")) as { PROVIDERS: Served }).PROVIDERS;
       g.vmailProviders[cwd] = found;
     }
     return found[name];

@@ -3,30 +3,15 @@
 // Their provider is providers/schema.ts.
 
 import * as pulumi from "@pulumi/pulumi";
-import type { DbIdentity, ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
+import type { MailTablesInputs, PgReloadInputs } from "../core/providerInputs";
 
-export interface MailTablesInputs {
-  database: string;
-  ownerRole: string;
-  /** The PostgreSQL the database is on; a state written before targets were recorded has none. */
-  target?: DbIdentity;
-}
+export type { MailTablesInputs, PgReloadInputs };
 
 export class MailTables extends pulumi.dynamic.Resource {
   constructor(name: string, args: MailTablesInputs, opts?: pulumi.CustomResourceOptions) {
     super(providerShim("mailTables"), name, args, opts, "vmail", "MailTables");
   }
-}
-
-export interface PgReloadInputs {
-  /** Changes whenever vmail wrote the reloaded configuration (the pg_hba block's `written`). */
-  trigger: string;
-  /** The pg_hba.conf vmail edits: it must be the one PostgreSQL reads (SHOW hba_file). */
-  hbaFile: string;
-  /** The server the file is on, and the PostgreSQL that reads it. */
-  server?: ServerIdentity;
-  target?: DbIdentity;
 }
 
 export class PgReload extends pulumi.dynamic.Resource {

@@ -6,16 +6,9 @@ import type { BlockSpec } from "../core/managedBlock";
 import type { FileOwnership } from "../core/scripts";
 import type { ServerIdentity } from "../core/target";
 import { providerShim } from "./providerShim";
+import type { ServerFileInputs } from "../core/providerInputs";
 
-export interface ServerFileInputs {
-  /** The server the file is on; a state written before targets were recorded has none. */
-  server?: ServerIdentity;
-  path: string;
-  content: string;
-  /** Whole file: mode and owner to set. Block: the file keeps its own. */
-  ownership?: FileOwnership;
-  block?: BlockSpec;
-}
+export type { ServerFileInputs };
 
 export interface ServerFileArgs {
   server: ServerIdentity;

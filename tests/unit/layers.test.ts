@@ -20,7 +20,7 @@ const ALLOWED: Record<Layer, Layer[]> = {
   core: [],
 };
 /** Imports only for their types (erased at run time) that a layer may make besides. */
-const ALLOWED_TYPES: Partial<Record<Layer, Layer[]>> = { providers: ["resources"] };
+const ALLOWED_TYPES: Partial<Record<Layer, Layer[]>> = { resources: ["providers"] };
 
 interface Import {
   to: string;
