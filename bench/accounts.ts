@@ -43,6 +43,7 @@ export function generateAccounts(n: number): Accounts {
       quota: null,
       forwardTo: [],
       keepCopy: true,
+      sendAs: [],
       receive: true,
     };
   });

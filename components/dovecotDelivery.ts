@@ -15,6 +15,8 @@ export interface DovecotDeliveryArgs {
   readonly dovecot: DovecotSettings;
   /** Postfix's config directory: its queue directory and mail owner are read from it. */
   readonly postfixConfigDir: string;
+  /** Listen for the submission service's logins too (vmail:submission). */
+  readonly sasl: boolean;
   /** What must be in place first (Dovecot's guard). */
   readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -40,7 +42,7 @@ export class DovecotDelivery extends pulumi.ComponentResource {
       `${name}-conf`,
       {
         path: dovecotPaths(dovecot.configDir).delivery,
-        content: queue.stdout.apply((out) => renderDeliveryConf(parsePostfixQueue(out))),
+        content: queue.stdout.apply((out) => renderDeliveryConf(parsePostfixQueue(out), args.sasl)),
         ownership: { mode: "0644", owner: "root", group: "root" },
       },
       { parent: this, dependsOn: args.after },

@@ -94,6 +94,7 @@ export class MailAccounts extends pulumi.ComponentResource {
           login: u.login,
           receive: u.receive,
           quota: u.quota,
+          sendAs: u.sendAs,
           passwordHash: u.password.kind === "hash" ? u.password.hash : undefined,
           password: u.password.kind === "clear" ? pulumi.secret(u.password.clear) : undefined,
           generateVersion: u.password.kind === "generated" ? u.password.version : undefined,

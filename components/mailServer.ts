@@ -15,6 +15,7 @@ import { MailOwner } from "./mailOwner";
 import { PostfixMaps } from "./postfixMaps";
 import { PostfixSettings } from "./postfixSettings";
 import { RootForward } from "./rootForward";
+import { Submission } from "./submission";
 
 export interface MailServerArgs {
   /** The validated stack config (core/config.ts). */
@@ -81,6 +82,7 @@ export class MailServer extends pulumi.ComponentResource {
           server,
           dovecot: spec.dovecot,
           postfixConfigDir: spec.postfix.configDir,
+          sasl: spec.submission.enabled,
           after: [auth.guard],
         },
         { parent: this },
@@ -133,6 +135,20 @@ export class MailServer extends pulumi.ComponentResource {
       child("postfix-settings"),
     );
     const parts: pulumi.Resource[] = [owner, database, maps, settings, ...dovecotParts];
+    if (spec.submission.enabled && delivery) {
+      const submission = new Submission(
+        `${name}-submission`,
+        {
+          server,
+          postfix: spec.postfix,
+          submission: spec.submission,
+          mapFiles: maps.files,
+          after: [...maps.files, delivery.ready],
+        },
+        { parent: this },
+      );
+      parts.push(submission);
+    }
     if (spec.rootForward.length > 0) {
       const forward = new RootForward(
         `${name}-root-forward`,

@@ -33,6 +33,8 @@ export interface UserSpec {
   keepCopy: boolean;
   /** The address it is renamed from: its resource was known by that name (see MailAccounts). */
   formerly?: string;
+  /** Senders it may use on the submission port besides its own and its aliases' (core/submission.ts). */
+  sendAs: string[];
 }
 
 /** What the users' entries are read against, besides the declared domains. */
@@ -42,6 +44,8 @@ export interface UserDefaults {
   domainQuotas: ReadonlyMap<string, number>;
   /** Dovecot enforces quotas: without it (vmail:dovecot false) a quota is refused. */
   dovecot: boolean;
+  /** vmail:submission: without it, sendAs is refused. */
+  submission: boolean;
 }
 
 export function readDomains(r: Reader, file?: AccountsFile): string[] {
@@ -174,6 +178,20 @@ export function readUsers(
       if (forwardTo.includes(target)) return fail(`forwardTo lists ${target} twice`);
       forwardTo.push(target);
     }
+    const sendAs: string[] = [];
+    for (const raw of typeof user.sendAs === "string" ? [user.sendAs] : (user.sendAs ?? [])) {
+      const sender = normalizeAddress(raw);
+      const rule = addressRule(sender, true);
+      if (!rule.parsed) return fail(`sendAs ${JSON.stringify(raw)}: ${rule.error}`);
+      if (sender === address)
+        return fail("sendAs names the user's own address, which they may use anyway");
+      if (sendAs.includes(sender)) return fail(`sendAs lists ${sender} twice`);
+      sendAs.push(sender);
+    }
+    if (sendAs.length > 0 && !defaults.submission) {
+      return fail("sendAs is for the submission port, and vmail:submission is false");
+    }
+
     let formerly: string | undefined;
     if (user.formerly !== undefined) {
       formerly = normalizeAddress(user.formerly);
@@ -202,6 +220,7 @@ export function readUsers(
       forwardTo,
       keepCopy: user.keepCopy ?? true,
       ...(formerly ? { formerly } : {}),
+      sendAs,
     });
   });
   refuseRenamesThatClash(r, users);

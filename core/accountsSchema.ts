@@ -72,6 +72,20 @@ export const userEntrySchema = z
       .describe(
         "With forwardTo: false delivers the forwarded mail only there, keeping no copy in the mailbox. Default true.",
       ),
+    sendAs: z
+      .union(
+        [
+          z.string(),
+          z
+            .array(z.string({ error: "sendAs holds addresses or @domains (strings)" }))
+            .min(1, "sendAs is an address, an @domain, or a non-empty list of them"),
+        ],
+        { error: "sendAs is an address, an @domain, or a non-empty list of them" },
+      )
+      .optional()
+      .describe(
+        "More senders this user may use on the submission port besides their own address and the aliases that deliver to them: addresses, or @domain for every address of a domain.",
+      ),
     quota: z
       .string({ error: 'quota is a string such as "500M" or "2G"' })
       .optional()

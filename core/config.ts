@@ -36,6 +36,7 @@ import {
 import { suspendUsers } from "./suspension";
 import type { ServerAccess } from "./target";
 import { refuseUnknownKeys } from "./unknownKeys";
+import { readSubmissionSettings, type SubmissionSettings } from "./submission";
 
 export type { PasswordSource, UserSpec } from "./accounts";
 export { findAliasLoop, withCatchAllShields, type AliasSpec } from "./aliases";
@@ -56,6 +57,8 @@ export interface MailSpec {
   database: DatabaseSettings;
   postfix: PostfixSettings;
   dovecot: DovecotSettings;
+  /** Postfix's submission service (core/submission.ts). */
+  submission: SubmissionSettings;
   domains: string[];
   /** Domains whose users may not log in and whose mail is refused (a subset of domains). */
   suspendedDomains: string[];
@@ -99,7 +102,13 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const aliasDomains = readAliasDomains(r, domains);
   const domainQuotas = readDomainQuotas(r, domains, dovecot.enabled);
   const userEntries = r.entries("users", accounts);
-  const defaults = { scheme, domainQuotas, dovecot: dovecot.enabled };
+  const submission = readSubmissionSettings(r, dovecot.enabled);
+  const defaults = {
+    scheme,
+    domainQuotas,
+    dovecot: dovecot.enabled,
+    submission: submission.enabled,
+  };
   const users = suspendUsers(
     readUsers(r, new Set(domains), defaults, userEntries),
     new Set(suspendedDomains),
@@ -124,6 +133,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     database,
     postfix,
     dovecot,
+    submission,
     domains,
     suspendedDomains,
     aliasDomains,

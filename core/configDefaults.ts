@@ -44,5 +44,9 @@ export const DEFAULTS = {
   suspendedDomains: [],
   domainQuotas: [],
   aliasDomains: [],
+  submission: false,
+  submissionListen: "submission",
+  tlsCertFile: "",
+  tlsKeyFile: "",
   retiredTargets: [],
 } as const;

@@ -5,6 +5,7 @@
 // its chrooted smtpd and lmtp reach them by the relative paths below. Pure.
 
 import { shellQuote } from "./scripts";
+import { SASL_SOCKET } from "./submission";
 
 /** Relative to Postfix's queue directory, as Postfix names them. */
 export const LMTP_SOCKET = "private/dovecot-lmtp";
@@ -53,11 +54,12 @@ function listener(queue: PostfixQueue, socket: string): string[] {
 
 /**
  * conf.d/95-vmail-delivery.conf: the quota plugin (the `count` backend, which needs the mailbox
- * list index and virtual sizes), IMAP's quota commands, and the LMTP and quota-status listeners.
+ * list index and virtual sizes), IMAP's quota commands, and the LMTP and quota-status listeners,
+ * and with `sasl` the auth listener the submission service logs users in through.
  * A user's limit is the quota_rule of the user query (core/dovecotConfig.ts); a user without one
  * has no limit.
  */
-export function renderDeliveryConf(queue: PostfixQueue): string {
+export function renderDeliveryConf(queue: PostfixQueue, sasl = false): string {
   return [
     "# Written by vmail (Pulumi). Edits here are overwritten by the next `pulumi up`.",
     "# Postfix delivers to the mail users over LMTP, so that Dovecot enforces their quotas.",
@@ -82,6 +84,8 @@ export function renderDeliveryConf(queue: PostfixQueue): string {
     ...listener(queue, QUOTA_STATUS_SOCKET),
     "  client_limit = 1",
     "}",
+    // The submission service's logins (core/submission.ts), checked by Dovecot's passdb.
+    ...(sasl ? ["service auth {", ...listener(queue, SASL_SOCKET), "}"] : []),
     "",
   ].join("\n");
 }

@@ -4,7 +4,7 @@
 import { QUOTA_STATUS_CHECK } from "./dovecotDelivery";
 import type { PostconfInput } from "./mainCfScripts";
 
-export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused";
+export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused" | "senders";
 
 /** The local part and the domain of the looked-up address, in SQL (no %u/%d: see below). */
 const LOCAL = "split_part('%s', '@', 1)";
@@ -37,6 +37,16 @@ const QUERIES: Record<MapName, string> = {
     "SELECT '550 5.2.1 This mailbox does not accept mail' FROM users " +
     `WHERE email IN ('%s', ${IN_TARGET}) AND NOT receive ` +
     "UNION ALL SELECT '550 5.2.1 This domain does not accept mail' FROM transports WHERE domain = '%s' AND NOT receive",
+  // smtpd_sender_login_maps (the submission service): the logins that may send as the address,
+  // its own user (an alias domain's address too), the users an alias delivers to, and the users
+  // given it, or its whole domain, in sendAs.
+  senders:
+    `SELECT email FROM users WHERE email IN ('%s', ${IN_TARGET}) ` +
+    "UNION SELECT u.email FROM aliases a JOIN users u " +
+    "ON u.email = ANY (string_to_array(replace(a.email, ' ', ''), ',')) " +
+    `WHERE a.alias IN ('%s', ${IN_TARGET}) ` +
+    "UNION SELECT email FROM users WHERE string_to_array(send_as, ',') && " +
+    `ARRAY['%s', '@' || ${DOMAIN}]`,
 };
 
 export const MAP_NAMES = Object.keys(QUERIES) as MapName[];

@@ -5,6 +5,7 @@
 import type { PostconfInput } from "./mainCfScripts";
 import type { BlockSpec } from "./managedBlock";
 import type { FileOwnership } from "./scripts";
+import type { MasterServiceInput } from "./submission";
 import type { DbIdentity, PgServerIdentity, ServerIdentity } from "./target";
 
 export interface CheckpointGuardInputs {
@@ -70,4 +71,20 @@ export interface ServerFileInputs {
   /** Whole file: mode and owner to set. Block: the file keeps its own. */
   ownership?: FileOwnership;
   block?: BlockSpec;
+}
+
+export interface PostfixServiceInputs extends MasterServiceInput {
+  server: ServerIdentity;
+  /** Read by the service: the check refuses at preview a server that cannot read them. */
+  certFile: string;
+  keyFile: string;
+  /** The map files' `written` stamps: a rewritten senders map reloads Postfix too. */
+  reloadAfter: string[];
+}
+
+export interface PostfixServiceOutputs extends PostfixServiceInputs {
+  /** The entry as Postfix printed it after vmail wrote it. */
+  written: string;
+  /** The entry as it is now (a refresh reads it): differing from `written` is drift. */
+  entry: string;
 }

@@ -68,6 +68,8 @@ export const TABLES = {
       receive, // false: Postfix's refusal map refuses mail to the user (see postfixConfig.ts)
       // Bytes, NULL for no limit: Dovecot's user query turns it into the user's quota_rule.
       { name: "quota", sql: "BIGINT", readBy: ["dovecot"], written: true, since: 3, unset: null },
+      // The addresses (and @domains) the user may send as besides their own: a comma list.
+      { name: "send_as", sql: "TEXT", readBy: ["postfix"], written: true, since: 5, unset: null },
       {
         name: "created",
         sql: "TIMESTAMP WITH TIME ZONE DEFAULT now()",

@@ -7,6 +7,7 @@ import { dovecotReloadProvider } from "./dovecotReload";
 import { aliasProvider, domainProvider, userProvider } from "./rows";
 import { mailTablesProvider, pgReloadProvider } from "./schema";
 import { postfixMainCfProvider } from "./postfixMainCf";
+import { postfixServiceProvider } from "./postfixService";
 import { serverFileProvider } from "./serverFile";
 
 /** The engine's protobuf encoding refuses `undefined` values: such keys are left out. */
@@ -54,6 +55,7 @@ export const PROVIDERS = {
   postfixMainCf: forEngine(postfixMainCfProvider),
   checkpointGuard: withCheck(checkpointGuardProvider),
   dovecotReload: forEngine(dovecotReloadProvider),
+  postfixService: forEngine(postfixServiceProvider),
 } satisfies Record<string, Provider>;
 
 /** The names a resource asks its provider by (resources/providerShim.ts). */

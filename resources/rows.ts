@@ -76,6 +76,8 @@ export interface MailUserArgs {
   receive: boolean;
   /** The mailbox's size limit in bytes; null for none. */
   quota: number | null;
+  /** More senders it may use on the submission port (addresses, @domains). */
+  sendAs: string[];
   /** Exactly one of these three: a doveadm hash, a clear-text secret, or a generation number. */
   passwordHash?: pulumi.Input<string>;
   password?: pulumi.Input<string>;
@@ -101,6 +103,7 @@ export class MailUser extends pulumi.dynamic.Resource {
       ...(args.login ? {} : { login: false }),
       ...(args.receive ? {} : { receive: false }),
       ...(args.quota === null ? {} : { quota: args.quota }),
+      ...(args.sendAs.length === 0 ? {} : { send_as: args.sendAs.join(",") }),
     };
     const props: Record<string, unknown> = { row, target: args.target };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);

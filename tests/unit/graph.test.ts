@@ -201,7 +201,7 @@ describe("the dev stack's resource graph", () => {
     assert.deepEqual(await columnsOf("mail-database-reader-select-users"), {
       type: "column",
       objects: ["users"],
-      columns: ["email", "maildir", "receive"],
+      columns: ["email", "maildir", "receive", "send_as"],
     });
     assert.deepEqual(await columnsOf("mail-database-dovecot-select-users"), {
       type: "column",
@@ -244,6 +244,7 @@ describe("files holding a password", () => {
       "mail-postfix-maps-domains",
       "mail-postfix-maps-mailboxes",
       "mail-postfix-maps-refused",
+      "mail-postfix-maps-senders",
       "mail-postfix-maps-transport",
     ]);
     for (const f of maps) {

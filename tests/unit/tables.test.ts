@@ -53,7 +53,7 @@ function assertReadable(reader: MailReader, query: string): void {
 
 describe("the tables' description", () => {
   it("makes the articles' tables, then adds each later column with an idempotent ADD COLUMN", () => {
-    assert.equal(SCHEMA_VERSION, 4);
+    assert.equal(SCHEMA_VERSION, 5);
     const [create, ...added] = tableDdl(TABLES.users);
     assert.match(create, /^CREATE TABLE IF NOT EXISTS users \(\n {4}email TEXT PRIMARY KEY,/);
     assert.doesNotMatch(create, /login/, "the table as version 1 made it");
@@ -61,6 +61,7 @@ describe("the tables' description", () => {
       "ALTER TABLE users ADD COLUMN IF NOT EXISTS login BOOLEAN NOT NULL DEFAULT true",
       "ALTER TABLE users ADD COLUMN IF NOT EXISTS receive BOOLEAN NOT NULL DEFAULT true",
       "ALTER TABLE users ADD COLUMN IF NOT EXISTS quota BIGINT",
+      "ALTER TABLE users ADD COLUMN IF NOT EXISTS send_as TEXT",
     ]);
     assert.ok(CREATE_TABLES.includes(added[0]));
   });
@@ -69,14 +70,14 @@ describe("the tables' description", () => {
     assert.deepEqual(shapeOf(TABLES.users), {
       table: "users",
       key: "email",
-      columns: ["password", "realname", "maildir", "login", "receive", "quota"],
-      unset: { login: true, receive: true, quota: null },
+      columns: ["password", "realname", "maildir", "login", "receive", "quota", "send_as"],
+      unset: { login: true, receive: true, quota: null, send_as: null },
     });
   });
 
   it("grants Postfix no password hash, and Dovecot nothing but what logs a user in", () => {
     assert.deepEqual(wholeTablesReadBy("postfix"), ["transports", "aliases"]);
-    assert.deepEqual(usersColumnsReadBy("postfix"), ["email", "maildir", "receive"]);
+    assert.deepEqual(usersColumnsReadBy("postfix"), ["email", "maildir", "receive", "send_as"]);
     assert.deepEqual(wholeTablesReadBy("dovecot"), []);
     assert.deepEqual(usersColumnsReadBy("dovecot"), [
       "email",
