@@ -82,12 +82,12 @@ const conf = (i: MasterServiceInput) => `-c ${shellQuote(i.configDir)}`;
 
 /** Prints the entry as Postfix has it (`postconf -M`), nothing when there is none. */
 export function masterReadScript(i: MasterServiceInput): string {
-  return `postconf ${conf(i)} -M ${key(i)}`;
+  return `postconf ${conf(i)} -M ${key(i)} 2>/dev/null`;
 }
 
 /** Prints `foreign` when master.cf has an entry for the service that vmail did not write. */
 export function masterForeignScript(i: MasterServiceInput): string {
-  return `e=$(postconf ${conf(i)} -M ${key(i)}); if [ -n "$e" ] && ! printf '%s\\n' "$e" | grep -qF -- ${shellQuote(OURS)}; then echo foreign; else echo ok; fi`;
+  return `e=$(postconf ${conf(i)} -M ${key(i)} 2>/dev/null); if [ -n "$e" ] && ! printf '%s\\n' "$e" | grep -qF -- ${shellQuote(OURS)}; then echo foreign; else echo ok; fi`;
 }
 
 /** Why the entry found (masterForeignScript printed `found`) is not vmail's to take. */
@@ -133,7 +133,8 @@ export function masterApplyScript(i: MasterServiceInput): string {
     `  echo ${shellQuote(`vmail: ${masterForeignRefusal("foreign", i) ?? ""}`)} >&2; exit 1`,
     "fi",
     changeMasterCf(i, [
-      `chroot=$(postconf ${conf(i)} -F -h smtp/inet/chroot 2>/dev/null) || chroot=-`,
+      `chroot=$(postconf ${conf(i)} -F -h smtp/inet/chroot 2>/dev/null) || chroot=""`,
+      `[ -n "$chroot" ] || chroot=-`,
       `postconf ${conf(i)} -M ${key(i)}="${entry.replace(/"/g, '\\"')}"`,
     ]),
     masterReadScript(i),
@@ -144,7 +145,7 @@ export function masterApplyScript(i: MasterServiceInput): string {
 export function masterRemoveScript(i: MasterServiceInput): string {
   return [
     `if [ "$(${masterForeignScript(i).replace(/\n/g, "; ")})" = foreign ]; then exit 0; fi`,
-    `[ -n "$(postconf ${conf(i)} -M ${key(i)})" ] || exit 0`,
+    `[ -n "$(postconf ${conf(i)} -M ${key(i)} 2>/dev/null)" ] || exit 0`,
     changeMasterCf(i, [`postconf ${conf(i)} -MX ${key(i)}`]),
   ].join("\n");
 }

@@ -52,9 +52,10 @@ export interface PostfixInstance {
    * Opens an SMTP session to 127.0.0.1:smtpPort, EHLO, MAIL FROM:<from>, RCPT TO:<to>, and
    * returns the server's reply to RCPT (e.g. "550 5.1.1 <x@example.com>: Recipient address
    * rejected: User unknown in virtual mailbox table"), then QUIT. With `size`, MAIL FROM
-   * declares it (SIZE=, RFC 1870), as a client does for the message it is about to send.
+   * declares it (SIZE=, RFC 1870), as a client does for the message it is about to send. With
+   * `source`, the session comes from that loopback address (127.0.0.2, say).
    */
-  rcptReply(to: string, from?: string, size?: number): Promise<string>;
+  rcptReply(to: string, from?: string, size?: number, source?: string): Promise<string>;
   /** `postqueue -f` for this instance: retries deferred mail now. */
   flush(): Promise<void>;
   /** The last lines of this instance's maillog_file, for failing tests. */
@@ -270,7 +271,8 @@ export async function createPostfixInstance(
           throw new Error(`sendmail failed (${r.code}): ${r.stderr}\n${daemon.tail(logFile)}`);
         }
       },
-      rcptReply: (to, from = "tester@localhost", size?: number) => rcptReply(port, to, from, size),
+      rcptReply: (to, from = "tester@localhost", size?: number, source?: string) =>
+        rcptReply(port, to, from, size, source),
       flush: async () => {
         const r = await daemon.run("postqueue", ["-c", configDir, "-f"]);
         if (r.code !== 0) {
@@ -343,12 +345,18 @@ async function smtpBanner(port: number): Promise<string> {
   }
 }
 
-async function rcptReply(port: number, to: string, from: string, size?: number): Promise<string> {
+async function rcptReply(
+  port: number,
+  to: string,
+  from: string,
+  size?: number,
+  source?: string,
+): Promise<string> {
   for (const address of [to, from]) {
     if (/[\r\n<>]/.test(address))
       throw new Error(`not an SMTP address: ${JSON.stringify(address)}`);
   }
-  const session = smtpSession(port);
+  const session = smtpSession(port, 10_000, source);
   try {
     const expect = async (command: string | undefined, code: string) => {
       const reply = command === undefined ? await session.reply() : await session.send(command);
@@ -374,8 +382,8 @@ interface SmtpSession {
   close(): void;
 }
 
-function smtpSession(port: number, timeoutMs = 10_000): SmtpSession {
-  const socket = net.createConnection({ host: "127.0.0.1", port });
+function smtpSession(port: number, timeoutMs = 10_000, localAddress?: string): SmtpSession {
+  const socket = net.createConnection({ host: "127.0.0.1", port, localAddress });
   socket.setEncoding("utf8");
   socket.setTimeout(timeoutMs);
   let buffer = "";

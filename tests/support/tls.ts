@@ -77,3 +77,32 @@ export async function serveTls(cluster: PgCluster): Promise<ClusterTls> {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** A self-signed certificate and key for `name` in `dir` (server.crt, server.key; 0600 key). */
+export function selfSignedPair(
+  dir: string,
+  name = "localhost",
+): { certFile: string; keyFile: string } {
+  const [certFile, keyFile] = [join(dir, "server.crt"), join(dir, "server.key")];
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    { stdio: "pipe" },
+  );
+  chmodSync(keyFile, 0o600);
+  return { certFile, keyFile };
+}
