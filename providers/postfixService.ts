@@ -13,6 +13,7 @@ import {
   masterRemoveScript,
   tlsFilesScript,
 } from "../core/submission";
+import { targetMoved } from "../core/target";
 import { providerContext as context } from "./context";
 import { mustRunOnServer } from "./shell";
 
@@ -65,12 +66,14 @@ export const postfixServiceProvider: pulumi.dynamic.ResourceProvider = {
       "reloadAfter",
     ];
     const changed = keys.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-    const moved = olds.service !== news.service || olds.configDir !== news.configDir;
+    const renamed = olds.service !== news.service || olds.configDir !== news.configDir;
+    // Another server: the old entry removed first (it may be this one, reached another way).
+    // Another service name or Postfix: the new entry first, then the old one removed.
+    const moved = targetMoved(olds.server, news.server);
     return Promise.resolve({
       changes: changed || olds.entry !== olds.written,
-      // Another service name or Postfix: the new entry first, then the old one removed.
-      replaces:
-        moved || JSON.stringify(olds.server) !== JSON.stringify(news.server) ? ["service"] : [],
+      replaces: renamed || moved ? ["service"] : [],
+      deleteBeforeReplace: moved,
     });
   },
   async update(_id, _olds: PostfixServiceOutputs, news: PostfixServiceInputs) {

@@ -51,7 +51,9 @@ import { pluginGate } from "../support/plugins";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { REPO } from "../support/stackFiles";
-import { serveTls, type ClusterTls } from "../support/tls";
+import { selfSignedPair, serveTls, type ClusterTls } from "../support/tls";
+import { submit } from "../support/submissionClient";
+import { freePort } from "../support/ports";
 import { installSystemDeps } from "../support/systemDeps";
 
 const PLUGINS = pluginGate("e2e: vmail's whole program under the CLI");
@@ -66,6 +68,9 @@ let dovecot: DovecotInstance;
 let dir: string;
 let t: TestStack;
 let sshd: SshServer | undefined;
+/** The submission service's port (master.cf's 127.0.0.1:PORT) and its self-signed pair. */
+let submissionPort: number;
+let submissionTls: { certFile: string; keyFile: string };
 
 /** main.cf settings the operator had before vmail, which vmail replaces and destroy puts back. */
 const OPERATORS_MAIN_CF = {
@@ -105,6 +110,10 @@ function stackFile(): Record<string, unknown> {
     "vmail:aliases": mailAccounts().aliases,
     "vmail:rootForward": ["dave@example.com"],
     "vmail:rootForwardFile": p.forward,
+    "vmail:submission": true,
+    "vmail:submissionListen": `127.0.0.1:${submissionPort}`,
+    "vmail:tlsCertFile": submissionTls.certFile,
+    "vmail:tlsKeyFile": submissionTls.keyFile,
   };
 }
 
@@ -214,6 +223,17 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     await postfix.start();
     dovecot = await makeDovecotInstance();
     await dovecot.start();
+    submissionPort = await freePort();
+    submissionTls = selfSignedPair(dir);
+    // A server that sends mail out: this machine's Postfix is "local only" (every outside address
+    // to the error transport, refused at RCPT however the client logged in).
+    execFileSync("postconf", [
+      "-c",
+      postfix.configDir,
+      "-e",
+      "default_transport=smtp",
+      "relay_transport=relay",
+    ]);
     t = await createTestStack(
       STACK,
       { projectDir: REPO, files: PROJECT_FILES, stackFile: stackFile() },
@@ -398,6 +418,63 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
       "catch-all",
     ]);
     assert.equal((await dovecot.authTest("dave@example.com", "not his password")).ok, false);
+  });
+
+  it("1b. users send mail on the submission port: AUTH after STARTTLS, only as their own addresses", async () => {
+    const generated = outputs[0].generatedPasswords as Record<string, string>;
+    const dave = {
+      port: submissionPort,
+      user: "dave@example.com",
+      password: generated["dave@example.com"],
+    };
+    const entry = execFileSync(
+      "postconf",
+      ["-c", postfix.configDir, "-M", `127.0.0.1:${submissionPort}/inet`],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.match(entry, /smtpd_sasl_path=private\/vmail-auth/);
+    const sent = await submit({
+      ...dave,
+      from: "dave@example.com",
+      to: "erin@example.net",
+      message: "Subject: submitted\n\nmarker-p-submitted\n",
+    });
+    assert.deepEqual(sent, { ok: true }, postfix.log());
+    assert.ok(await inMaildir("example.net/erin/", "marker-p-submitted"), postfix.log());
+    const asAlias = await submit({
+      ...dave,
+      from: "dave_sonofdave@example.com",
+      to: "x@elsewhere.example",
+      message: "",
+      rcptOnly: true,
+    });
+    assert.deepEqual(asAlias, { ok: true }, "dave sends as his alias, to anywhere");
+    const asErin = await submit({
+      ...dave,
+      from: "erin@example.net",
+      to: "x@elsewhere.example",
+      message: "",
+      rcptOnly: true,
+    });
+    assert.match(JSON.stringify(asErin), /"code":553.*not owned by user dave@example\.com/);
+    const early = await submit({
+      ...dave,
+      authBeforeStartTls: true,
+      from: "dave@example.com",
+      to: "erin@example.net",
+      message: "",
+    });
+    assert.match(JSON.stringify(early), /"code":530/);
+    const wrong = await submit({
+      ...dave,
+      password: "not his password",
+      from: "dave@example.com",
+      to: "erin@example.net",
+      message: "",
+    });
+    assert.match(JSON.stringify(wrong), /"stage":"auth","code":535/);
   });
 
   it("2. a second run changes nothing", async () => {
@@ -598,6 +675,8 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
       "mail-dovecot-auth-sql",
       "mail-dovecot-auth-auth-include",
       "mail-dovecot-auth-auth-block",
+      "mail-dovecot-delivery-conf",
+      "mail-submission-service",
     ]) {
       assert.ok(replaced.includes(name), `${name} is replaced: ${changes.join(", ")}`);
     }
@@ -615,6 +694,12 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     assert.equal(postconf("virtual_mailbox_base"), `${paths().mailboxBase}/`);
     assert.ok(readFileSync(cluster.hbaFile, "utf8").includes(HBA_BLOCK.marker));
     assert.ok(await postfix.reloadedSince(reloadsBefore), "Postfix reloaded");
+    const service = `127.0.0.1:${submissionPort}/inet`;
+    assert.match(
+      execFileSync("postconf", ["-c", postfix.configDir, "-M", service], { encoding: "utf8" }),
+      /smtpd_sasl_path=private\/vmail-auth/,
+      "the submission service, removed from the old server first, is on the new one",
+    );
     await postfix.sendmail("dave@example.com", "Subject: moved\n\nmarker-p-moved-1\n");
     assert.ok(await inMaildir("dave/", "marker-p-moved-1"), postfix.log());
     await assertNoChanges(t, "program (after the move): ");
@@ -904,9 +989,15 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
       "SELECT rolname FROM pg_roles WHERE rolname LIKE 'mailreader%' UNION ALL SELECT datname FROM pg_database WHERE datname = 'mail'",
     );
     assert.deepEqual(left, [], "roles and database are gone");
-    for (const map of ["mailboxes", "transport", "aliases", "domains"] as const) {
+    for (const map of MAP_NAMES) {
       assert.equal(existsSync(mapFilePath(paths().mapsDir, map)), false, `${map}.cf removed`);
     }
+    const service = execFileSync(
+      "postconf",
+      ["-c", postfix.configDir, "-M", `127.0.0.1:${submissionPort}/inet`],
+      { encoding: "utf8" },
+    );
+    assert.equal(service.trim(), "", "the submission service is gone from master.cf");
     const setInMainCf = (name: string) =>
       execFileSync("postconf", ["-c", postfix.configDir, "-n", name], { encoding: "utf8" }).trim();
     for (const [name, value] of Object.entries(OPERATORS_MAIN_CF)) {
@@ -920,6 +1011,7 @@ describe("vmail's whole program under the CLI", { skip: PLUGINS.skip }, () => {
     const dovecotFiles = dovecotPaths(dovecot.configDir);
     assert.equal(existsSync(dovecotFiles.sql), false, "Dovecot's SQL file removed");
     assert.equal(existsSync(dovecotFiles.authInclude), false, "its include removed");
+    assert.equal(existsSync(dovecotFiles.delivery), false, "its delivery file removed");
     assert.ok(!readFileSync(dovecotFiles.authConf, "utf8").includes("auth-vmail-sql"));
     assert.ok(!readFileSync(paths().forward, "utf8").includes("dave@example.com"));
     for (const [maildir, marker] of [

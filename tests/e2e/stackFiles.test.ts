@@ -4,6 +4,8 @@
 // it cannot have them (support/plugins.ts): then the preview must fail for that reason alone.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { createTestStack, PROJECT_FILES } from "../support/engine";
 import { missingPlugins, pluginGate, PLUGIN_PACKAGES } from "../support/plugins";
@@ -47,6 +49,8 @@ describe("the shipped stack files under the CLI", () => {
   before(() => PLUGINS.assertPresent());
 
   it("Pulumi.dev.yaml previews with its documented dev passphrase", async () => {
+    // What npm run dev:up makes first: the submission service's self-signed pair.
+    execFileSync("bash", [join(REPO, "scripts/dev-tls")], { stdio: "pipe" });
     await previewShippedStack("dev", "vmail-dev", {});
   });
 

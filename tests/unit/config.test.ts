@@ -259,8 +259,8 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused({ dovecotPasswordVersion: 0 }, "vmail:dovecotPasswordVersion", "from 1 up");
     assertRefused({ dovecotConfigDir: "etc/dovecot" }, "vmail:dovecotConfigDir", "absolute");
     assert.equal(dev({}).database.dovecotRole, "maildovecot");
-    assert.deepEqual(dev({ dovecot: false }).database.dovecotRole, undefined);
-    assert.equal(dev({ dovecot: false }).dovecot.enabled, false);
+    assert.deepEqual(dev({ dovecot: false, submission: false }).database.dovecotRole, undefined);
+    assert.equal(dev({ dovecot: false, submission: false }).dovecot.enabled, false);
   });
 
   it("a misspelt key, naming the key it most likely meant", () => {
