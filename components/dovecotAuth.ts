@@ -39,6 +39,11 @@ export interface DovecotAuthArgs {
   readonly gid: pulumi.Input<number>;
   /** What must be in place first (the role's grants and pg_hba lines). */
   readonly after: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Every row: the SQL file names the database, so after a move Dovecot is pointed at the new
+   * one only once each row is there.
+   */
+  readonly rows: Promise<pulumi.Resource[]>;
 }
 
 export class DovecotAuth extends pulumi.ComponentResource {
@@ -57,7 +62,10 @@ export class DovecotAuth extends pulumi.ComponentResource {
       { parent: this },
     );
     this.guard = guard;
-    const child = { parent: this, dependsOn: [guard, ...args.after] };
+    const child = {
+      parent: this,
+      dependsOn: args.rows.then((rows) => [guard, ...args.after, ...rows]),
+    };
     const sql = server.file(
       `${name}-sql`,
       {

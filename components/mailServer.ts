@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { DestroyGuard } from "../resources/checkpointGuard";
+import { MovedRowsCleanup } from "../resources/rowsCleanup";
 import { Server } from "../resources/server";
 import type { MailSpec } from "../core/config";
 import { dbIdentity } from "../core/target";
@@ -56,6 +57,15 @@ export class MailServer extends pulumi.ComponentResource {
       { server, settings: spec.database, adminPassword: args.adminPassword, protect: spec.protect },
       child("mail-database"),
     );
+    // Every row, once MailAccounts has registered them (it comes after Dovecot): the files that
+    // name the database wait for them, so after a move Postfix and Dovecot read the new one only
+    // once each row is there.
+    let rowsRegistered!: (rows: pulumi.Resource[]) => void;
+    let rowsFailed!: (error: unknown) => void;
+    const rows = new Promise<pulumi.Resource[]>((resolve, reject) => {
+      rowsRegistered = resolve;
+      rowsFailed = reject;
+    });
     // Dovecot first: with it, mail is delivered over its LMTP, and the domains' rows that say so
     // wait until it listens.
     const dovecotParts: pulumi.Resource[] = [];
@@ -73,6 +83,7 @@ export class MailServer extends pulumi.ComponentResource {
           uid: owner.uid,
           gid: owner.gid,
           after: database.ready,
+          rows,
         },
         { parent: this },
       );
@@ -105,6 +116,7 @@ export class MailServer extends pulumi.ComponentResource {
       },
       child("mail-accounts"),
     );
+    accounts.registered.then(rowsRegistered, rowsFailed);
     const maps = new PostfixMaps(
       `${name}-postfix-maps`,
       {
@@ -112,7 +124,7 @@ export class MailServer extends pulumi.ComponentResource {
         mapsDir: spec.postfix.mapsDir,
         database: spec.database,
         readerPassword: database.readerPassword,
-        after: database.ready,
+        after: rows.then((made) => [...database.ready, ...made]),
       },
       child("postfix-maps"),
     );
@@ -157,12 +169,21 @@ export class MailServer extends pulumi.ComponentResource {
       );
       parts.push(forward);
     }
+    // After a move of the database, this stack's rows leave the old one last: once each is in
+    // the new one and Postfix and Dovecot (every file, reloaded) read from there.
+    const beforeCleanup: Promise<pulumi.Resource[]> = rows.then((made) => [...parts, ...made]);
+    const cleanup = new MovedRowsCleanup(
+      `${name}-rows-cleanup`,
+      { target: dbIdentity(spec.database) },
+      { parent: this, dependsOn: beforeCleanup },
+    );
     // Waits for every other resource of the stack, so an `up` makes it last and a destroy deletes
     // it first: protected (vmail:protect), it stops a destroy before a row, a file or the database
     // is gone, and without checkpoints its delete refuses before a role or the database is dropped.
-    const everything: Promise<pulumi.Resource[]> = accounts.registered.then((rows) => [
+    const everything: Promise<pulumi.Resource[]> = rows.then((made) => [
       ...parts,
-      ...rows,
+      cleanup,
+      ...made,
     ]);
     new DestroyGuard(`${name}-destroy-guard`, database.dropsOnDestroy, {
       parent: this,

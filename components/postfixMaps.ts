@@ -20,8 +20,11 @@ export interface PostfixMapsArgs {
   readonly database: DatabaseSettings;
   /** The reader's password, written into every file (so each file is a secret). */
   readonly readerPassword: pulumi.Input<string>;
-  /** Resources the maps need in place first (grants, pg_hba). */
-  readonly after: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Resources the maps need in place first: grants, pg_hba, and every row (a file names the
+   * database, so after a move Postfix reads the new one only once each row is there).
+   */
+  readonly after: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
 }
 
 export class PostfixMaps extends pulumi.ComponentResource {

@@ -88,3 +88,10 @@ export interface PostfixServiceOutputs extends PostfixServiceInputs {
   /** The entry as it is now (a refresh reads it): differing from `written` is drift. */
   entry: string;
 }
+
+export interface RowsCleanupInputs {
+  /** The database the stack's rows are in. */
+  target: DbIdentity;
+  /** The stack that wrote them (`organization/project/stack`): only its rows are deleted. */
+  stack: string;
+}

@@ -8,6 +8,7 @@ import { aliasProvider, domainProvider, userProvider } from "./rows";
 import { mailTablesProvider, pgReloadProvider } from "./schema";
 import { postfixMainCfProvider } from "./postfixMainCf";
 import { postfixServiceProvider } from "./postfixService";
+import { rowsCleanupProvider } from "./rowsCleanup";
 import { serverFileProvider } from "./serverFile";
 
 /** The engine's protobuf encoding refuses `undefined` values: such keys are left out. */
@@ -56,6 +57,7 @@ export const PROVIDERS = {
   checkpointGuard: withCheck(checkpointGuardProvider),
   dovecotReload: forEngine(dovecotReloadProvider),
   postfixService: forEngine(postfixServiceProvider),
+  rowsCleanup: forEngine(rowsCleanupProvider),
 } satisfies Record<string, Provider>;
 
 /** The names a resource asks its provider by (resources/providerShim.ts). */

@@ -1,11 +1,9 @@
 // A row moving to another database (a new pgHost, pgPort or database): written where it now
-// belongs, then deleted from where it was, unless both are the same database reached another
-// way; the old database is reached before anything is written.
+// belongs; MovedRowsCleanup (providers/rowsCleanup.ts) deletes it from where it was, last.
 
 import { inTransaction, type DbTarget } from "./db";
 import { providerContext } from "./context";
-import { deleteRow, isDatabaseGone, stackOf, type Row } from "./rowStore";
-import type { TableShape } from "../core/tables";
+import { isDatabaseGone, type Row } from "./rowStore";
 import { describeTarget, dbIdentity, targetMoved, type DbIdentity } from "../core/target";
 
 /**
@@ -28,7 +26,7 @@ const physical = new Map<string, Promise<string | undefined>>();
  * Which cluster and database a connection reaches, however it was addressed (undefined: the
  * database is gone).
  */
-function physicalDatabase(db: DbTarget): Promise<string | undefined> {
+export function physicalDatabase(db: DbTarget): Promise<string | undefined> {
   const key = describeTarget(dbIdentity(db.settings));
   let found = physical.get(key);
   if (!found) {
@@ -54,39 +52,15 @@ async function lookUpPhysicalDatabase(db: DbTarget): Promise<string | undefined>
 }
 
 /**
- * Writes the row where it now belongs, then deletes it from where it was, unless "there" is the
- * same database reached another way (a new host name, say), where the delete would remove the
- * row just written. The old database is reached before anything is written: if it cannot be,
- * nothing moves, so a row (and a password made for it) is never in the new database while the
- * state still records the old one. A retired old database is not reached at all.
+ * A row whose database changed is written where it now belongs, as a create: refused if that
+ * database has the row and vmail did not write it (the same database reached another way has it,
+ * written by vmail: an update). The row stays where it was until MovedRowsCleanup deletes it,
+ * once Postfix and Dovecot read the new database, so no lookup meanwhile finds it missing.
  */
 export async function moveRow(
   olds: RowInputs<Row>,
   news: RowInputs<Row>,
-  shape: TableShape,
   write: (creating: boolean) => Promise<void>,
 ): Promise<void> {
-  if (!targetMoved(olds.target, news.target)) return write(false);
-  if (providerContext.retired(olds.target)) return write(true);
-  const [from, to] = [dbOf(olds), dbOf(news)];
-  const key = String(olds.row[shape.key]);
-  const fromId = await physicalDatabase(from).catch((error: Error) => {
-    throw new Error(
-      `vmail: ${shape.table} row ${key} was not moved to ${describeTarget(dbIdentity(to.settings))}: ` +
-        `${error.message}`,
-    );
-  });
-  const toId = await physicalDatabase(to);
-  // The same database reached another way holds this very row: an update, not a create.
-  await write(fromId !== toId);
-  if (fromId === undefined || fromId === toId) return;
-  try {
-    await deleteRow(from, shape, key, stackOf(olds));
-  } catch (error) {
-    throw new Error(
-      `vmail: ${shape.table} row ${key} is now in ${describeTarget(dbIdentity(to.settings))}, but ` +
-        `deleting it from ${describeTarget(dbIdentity(from.settings))}, where it was, failed (the ` +
-        `stack's admin role must reach that database too): ${(error as Error).message}`,
-    );
-  }
+  await write(targetMoved(olds.target, news.target));
 }

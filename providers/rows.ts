@@ -56,9 +56,7 @@ function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.Reso
       return Promise.resolve({ changes: changed || moved });
     },
     async update(_id, olds: RowInputs<T>, news: RowInputs<T>) {
-      await moveRow(olds, news, shape, (creating) =>
-        writeRow(dbOf(news), shape, news.row, creating),
-      );
+      await moveRow(olds, news, (creating) => writeRow(dbOf(news), shape, news.row, creating));
       return { outs: news };
     },
     async read(id: string, props: RowInputs<T>) {
@@ -166,7 +164,7 @@ async function writeUser(news: UserInputs, olds?: UserOutputs): Promise<UserOutp
     writeRow(dbOf(news), USERS, { ...news.row, password: hash }, creating);
   if (!olds) await write(true);
   else if (olds.row.email !== news.row.email) await renameUser(olds, write);
-  else await moveRow(olds, news, USERS, write);
+  else await moveRow(olds, news, write);
   return { ...news, writtenHash: hash, storedHash: hash, generatedPassword: generated };
 }
 

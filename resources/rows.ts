@@ -11,7 +11,7 @@ import { providerShim } from "./providerShim";
  * records it with the row and refuses or leaves alone a row another stack on the same database
  * wrote (providers/rows.ts). The engine gives the provider process the project, not the stack.
  */
-function writtenBy(): string {
+export function writtenBy(): string {
   let organization = "organization"; // a DIY backend's, where the engine names none (mocks)
   try {
     organization = pulumi.getOrganization();

@@ -1,5 +1,6 @@
 // Where rows and files live, and whose they are: every call of a row goes to the database the row
-// records (not to wherever the stack points now), a move writes the new row and deletes the old,
+// records (not to wherever the stack points now), a move writes the new row and MovedRowsCleanup
+// deletes this stack's old ones last (and refuses a server-side port that misses the new database),
 // a file records its server, and a create never takes over a row vmail did not write. Two real
 // throwaway clusters; the providers driven directly.
 
@@ -18,6 +19,7 @@ import {
   type UserOutputs,
 } from "../../providers/rows";
 import { postfixMainCfProvider } from "../../providers/postfixMainCf";
+import { rowsCleanupProvider } from "../../providers/rowsCleanup";
 import { serverFileProvider } from "../../providers/serverFile";
 import type { DatabaseSettings } from "../../core/config";
 import { dbIdentity, type DbIdentity, type ServerIdentity } from "../../core/target";
@@ -38,6 +40,9 @@ const domains = domainProvider as Provider;
 const aliases = aliasProvider as Provider;
 const files = serverFileProvider as Provider;
 
+const STACK = "organization/vmail/targets";
+const cleanup = rowsCleanupProvider as Provider;
+
 let a: PgCluster;
 let b: PgCluster;
 let dir: string;
@@ -57,6 +62,7 @@ function userInputs(email: string, target: DbIdentity): UserInputs {
       maildir: `${email.split("@")[0]}/`,
       scheme: "BLF-CRYPT",
       generateVersion: 1,
+      stack: STACK,
     },
     target,
   };
@@ -81,10 +87,15 @@ after(async () => {
 });
 
 describe("a row's database", () => {
-  it("a move is an update that writes the row in the new database and deletes it from the old, keeping its generated password", async () => {
+  it("a move is an update that writes the row in the new database, keeping its generated password; the old row stays until the cleanup, which deletes this stack's rows only", async () => {
     configureFor(a);
     const created = await users.create(userInputs("mover@example.com", at(a)));
     const olds = created.outs as UserOutputs;
+    const other = {
+      ...userInputs("other@example.com", at(a)).row,
+      stack: "organization/vmail/other",
+    };
+    await users.create({ row: other, target: at(a) });
     // The stack now points at b.
     configureFor(b);
     const news = userInputs("mover@example.com", at(b));
@@ -92,12 +103,53 @@ describe("a row's database", () => {
     assert.equal(diff.changes, true);
     assert.deepEqual(diff.replaces ?? [], [], "an update: a replacement would make a new password");
     const moved = (await users.update("mover@example.com", olds, news)).outs as UserOutputs;
-    assert.equal(await rowIn(a, "users", "email", "mover@example.com"), undefined, "gone from a");
     const there = await rowIn(b, "users", "email", "mover@example.com");
     assert.ok(there, "written in b");
+    assert.ok(
+      await rowIn(a, "users", "email", "mover@example.com"),
+      "still in a, still found there",
+    );
     assert.equal(moved.generatedPassword, olds.generatedPassword);
     assert.ok(doveadmVerifies(there.password as string, olds.generatedPassword ?? ""));
     assert.equal((await users.diff("mover@example.com", moved, news)).changes, false);
+
+    // Last of the run, MovedRowsCleanup: its update deletes from a what this stack moved to b.
+    const [from, to] = [
+      { target: at(a), stack: STACK },
+      { target: at(b), stack: STACK },
+    ];
+    assert.equal((await cleanup.diff("rows", from, to)).changes, true);
+    await cleanup.update("rows", from, to);
+    assert.equal(await rowIn(a, "users", "email", "mover@example.com"), undefined, "gone from a");
+    assert.ok(await rowIn(a, "users", "email", "other@example.com"), "another stack's row stays");
+    assert.ok(await rowIn(b, "users", "email", "mover@example.com"));
+  });
+
+  it("the cleanup leaves the rows of the same database reached another way, and of a retired one", async () => {
+    configureFor(a);
+    await users.create(userInputs("same@example.com", at(a)));
+    configureFor(a, { host: "localhost" });
+    await cleanup.update(
+      "rows",
+      { target: at(a), stack: STACK },
+      { target: at(a, "localhost"), stack: STACK },
+    );
+    assert.ok(await rowIn(a, "users", "email", "same@example.com"), "the one database keeps it");
+  });
+
+  it("refuses at preview a move whose server-side port does not reach the new database", async () => {
+    const check = (serverPort: number) => {
+      configureFor(b, { serverPort });
+      return cleanup.check({ target: at(a), stack: STACK }, { target: at(b), stack: STACK });
+    };
+    assert.deepEqual((await check(b.port)).failures, [], "b's own port");
+    const wrong = await check(a.port);
+    assert.match(
+      wrong.failures?.[0]?.reason ?? "",
+      new RegExp(`127\\.0\\.0\\.1:${a.port} \\(vmail:pgServerPort.*reaches another database`),
+    );
+    const closed = await check(1);
+    assert.match(closed.failures?.[0]?.reason ?? "", /127\.0\.0\.1:1 .*does not answer/);
   });
 
   it("the same database under another host name keeps its row", async () => {

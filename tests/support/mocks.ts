@@ -61,19 +61,24 @@ export class MockEngine {
   /** A resource transformation that records each resource under the component it is given to. */
   readonly record: pulumi.ResourceTransformation = (args) => {
     const dependsOn = args.opts.dependsOn;
-    this.recorded.push({
+    const recorded: Recorded = {
       type: args.type,
       name: args.name,
       resource: args.resource,
       parent: args.opts.parent,
-      dependsOn: (Array.isArray(dependsOn)
-        ? dependsOn
-        : dependsOn
-          ? [dependsOn]
-          : []) as pulumi.Resource[],
+      dependsOn: [],
       protect: (args.opts as pulumi.CustomResourceOptions).protect ?? false,
       aliases: args.opts.aliases,
       props: args.props,
+    };
+    this.recorded.push(recorded);
+    // A promise of the list (every row, say) is filled in once it resolves, as the SDK waits for
+    // it before registering: by the time a test looks, the rows are registered.
+    void Promise.resolve(dependsOn).then((list) => {
+      const items = (Array.isArray(list) ? list : list ? [list] : []) as unknown[];
+      return Promise.all(items).then((resolved) => {
+        recorded.dependsOn.push(...(resolved as pulumi.Resource[]));
+      });
     });
     return undefined;
   };

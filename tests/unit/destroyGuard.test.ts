@@ -18,9 +18,8 @@ let guardDependsOn: pulumi.Resource[];
 before(async () => {
   await engine.install();
   await engine.registerMailServer(parseConfig(rawConfigFor("dev", { protect: true })));
-  // Given as a promise: the rows are registered in batches, the last ones later.
-  const [given] = engine.find(`${DYN}DestroyGuard`, "mail-destroy-guard").dependsOn;
-  guardDependsOn = await (given as unknown as Promise<pulumi.Resource[]>);
+  // Given as a promise (the rows are registered in batches), which the mocks resolve.
+  guardDependsOn = engine.find(`${DYN}DestroyGuard`, "mail-destroy-guard").dependsOn;
 });
 
 /** `r` itself, or one of its parents. */

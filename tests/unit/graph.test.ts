@@ -172,6 +172,24 @@ describe("the dev stack's resource graph", () => {
     assert.match(content, /user = postfix/);
   });
 
+  it("points Postfix and Dovecot at the database only once every row is in it, and cleans up after a move last", () => {
+    const dave = engine.find(`${DYN}MailUser`, "dave@example.com").resource;
+    for (const file of ["mail-postfix-maps-mailboxes", "mail-dovecot-auth-sql"]) {
+      const r = engine.find(`${DYN}ServerFile`, file);
+      assert.ok(r.dependsOn.includes(dave), `${file} waits for the rows`);
+    }
+    const cleanup = engine.find(`${DYN}MovedRowsCleanup`, "mail-rows-cleanup");
+    const names = cleanup.dependsOn.map((d) => engine.nameOf(d));
+    for (const after of [
+      "mail-postfix-settings",
+      "mail-dovecot-auth",
+      "mail-postfix-maps",
+      "dave@example.com",
+    ]) {
+      assert.ok(names.includes(after), `the cleanup waits for ${after}: ${names.join(", ")}`);
+    }
+  });
+
   it("locks schema public: PUBLIC gets nothing, the reader USAGE and SELECT only", async () => {
     const grant = (name: string) => engine.find("postgresql:index/grant:Grant", name).props;
     assert.deepEqual(

@@ -1,0 +1,18 @@
+// The stack's record of the database its rows are in (providers/rowsCleanup.ts): after a move, it
+// deletes them from the old one, last of all.
+
+import * as pulumi from "@pulumi/pulumi";
+import type { RowsCleanupInputs } from "../core/providerInputs";
+import { providerShim } from "./providerShim";
+import { writtenBy } from "./rows";
+
+export class MovedRowsCleanup extends pulumi.dynamic.Resource {
+  constructor(
+    name: string,
+    args: Pick<RowsCleanupInputs, "target">,
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    const inputs: RowsCleanupInputs = { target: args.target, stack: writtenBy() };
+    super(providerShim("rowsCleanup"), name, inputs, opts, "vmail", "MovedRowsCleanup");
+  }
+}
