@@ -40,10 +40,11 @@ export interface DovecotAuthArgs {
   /** What must be in place first (the role's grants and pg_hba lines). */
   readonly after: pulumi.Input<pulumi.Resource>[];
   /**
-   * Every row: the SQL file names the database, so after a move Dovecot is pointed at the new
-   * one only once each row is there.
+   * What its files wait for besides: every row (the SQL file names the database, so after a move
+   * Dovecot is pointed at the new one only once each row is there), and Dovecot's delivery,
+   * reloaded first, so no two reloads see each other's files half-replaced.
    */
-  readonly rows: Promise<pulumi.Resource[]>;
+  readonly filesAfter: Promise<pulumi.Resource[]>;
 }
 
 export class DovecotAuth extends pulumi.ComponentResource {
@@ -64,7 +65,7 @@ export class DovecotAuth extends pulumi.ComponentResource {
     this.guard = guard;
     const child = {
       parent: this,
-      dependsOn: args.rows.then((rows) => [guard, ...args.after, ...rows]),
+      dependsOn: args.filesAfter.then((more) => [guard, ...args.after, ...more]),
     };
     const sql = server.file(
       `${name}-sql`,

@@ -83,7 +83,7 @@ export class MailServer extends pulumi.ComponentResource {
           uid: owner.uid,
           gid: owner.gid,
           after: database.ready,
-          rows,
+          filesAfter: rows.then((made) => (delivery ? [...made, delivery.ready] : made)),
         },
         { parent: this },
       );

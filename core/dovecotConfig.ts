@@ -112,9 +112,14 @@ export function dovecotPresenceScript(configDir: string): string {
     'auth_modules="$(doveconf -d -h mail_plugin_dir)/auth"',
     `ls "$auth_modules" 2>/dev/null | grep -Eq '^(lib)?([0-9]+_)?driver_pgsql[.]so$' ||`,
     `  { echo "${NO_PGSQL_DRIVER} $auth_modules/libdriver_pgsql.so"; exit 0; }`,
-    // Mail is delivered over LMTP (core/dovecotDelivery.ts): Debian's dovecot-lmtpd adds it.
-    `protocols=$(doveconf -c ${shellQuote(p.main)} -h protocols)`,
-    `printf '%s\\n' $protocols | grep -qx lmtp || { echo "${NO_LMTP} $protocols"; exit 0; }`,
+    // Mail is delivered over LMTP (core/dovecotDelivery.ts): Debian's dovecot-lmtpd installs the
+    // service beside the modules and adds lmtp to protocols. The protocols are read only where the
+    // configuration parses: a run that is replacing vmail's files may see it half-written.
+    'lmtp="$(dirname "$(doveconf -d -h mail_plugin_dir)")/lmtp"',
+    `[ -x "$lmtp" ] || { echo "${NO_LMTP} no $lmtp"; exit 0; }`,
+    `if protocols=$(doveconf -c ${shellQuote(p.main)} -h protocols 2>/dev/null); then`,
+    `  printf '%s\\n' $protocols | grep -qx lmtp || { echo "${NO_LMTP} protocols = $protocols"; exit 0; }`,
+    "fi",
     "echo ok",
   ].join("\n");
 }
@@ -132,9 +137,9 @@ export function dovecotRefusal(found: string, configDir: string): string | undef
     );
   }
   if (missing.startsWith(NO_LMTP)) {
-    const protocols = missing.slice(NO_LMTP.length).trim();
+    const found = missing.slice(NO_LMTP.length).trim();
     return (
-      `the server's Dovecot does not serve LMTP (protocols = ${protocols}): vmail delivers mail ` +
+      `the server's Dovecot does not serve LMTP (${found}): vmail delivers mail ` +
       "through it, so that quotas hold. Install dovecot-lmtpd (or add lmtp to protocols), or " +
       "set vmail:dovecot to false"
     );

@@ -53,14 +53,20 @@ async function lookUpPhysicalDatabase(db: DbTarget): Promise<string | undefined>
 
 /**
  * A row whose database changed is written where it now belongs, as a create: refused if that
- * database has the row and vmail did not write it (the same database reached another way has it,
- * written by vmail: an update). The row stays where it was until MovedRowsCleanup deletes it,
- * once Postfix and Dovecot read the new database, so no lookup meanwhile finds it missing.
+ * database has the row and vmail did not write it. The same database reached another way (a new
+ * host name) holds this very row: an update there. The row stays where it was until
+ * MovedRowsCleanup deletes it, once Postfix and Dovecot read the new database, so no lookup
+ * meanwhile finds it missing; an old database that cannot be reached is told apart by the cleanup.
  */
 export async function moveRow(
   olds: RowInputs<Row>,
   news: RowInputs<Row>,
   write: (creating: boolean) => Promise<void>,
 ): Promise<void> {
-  await write(targetMoved(olds.target, news.target));
+  if (!targetMoved(olds.target, news.target)) return write(false);
+  const same =
+    !providerContext.retired(olds.target) &&
+    (await physicalDatabase(dbOf(olds)).catch(() => undefined)) ===
+      (await physicalDatabase(dbOf(news)));
+  await write(!same);
 }

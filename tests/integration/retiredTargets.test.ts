@@ -10,6 +10,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { providerContext } from "../../providers/context";
 import { closePools, inTransaction } from "../../providers/db";
 import { userProvider, type UserInputs, type UserOutputs } from "../../providers/rows";
+import { rowsCleanupProvider } from "../../providers/rowsCleanup";
 import { serverFileProvider } from "../../providers/serverFile";
 import {
   dbIdentity,
@@ -25,6 +26,8 @@ import { installSystemDeps } from "../support/systemDeps";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const users = userProvider as Provider;
+const cleanup = rowsCleanupProvider as Provider;
+const STACK = "organization/vmail/retired";
 const files = serverFileProvider as Provider;
 
 let dead: PgCluster;
@@ -45,6 +48,7 @@ const dave = (target: DbIdentity, generateVersion = 1): UserInputs => ({
     maildir: "dave/",
     scheme: "BLF-CRYPT",
     generateVersion,
+    stack: STACK,
   },
   target,
 });
@@ -80,25 +84,31 @@ describe("a database that is gone for good", () => {
     await dead.stop();
   });
 
-  it("is not moved off, and nothing is written, while it cannot be reached", async () => {
+  it("a move off it writes the row where the stack points, as the state records it; the cleanup, last, fails naming the way out", async () => {
     configure();
-    // A new password in the same run: it must not be written while the state keeps the old one.
-    await assert.rejects(
-      users.update("dave@example.com", written, dave(aliveTarget(), 2)),
-      (e: Error) => {
-        assert.match(
-          e.message,
-          /users row dave@example\.com was not moved to postgres .*: vmail: cannot reach postgres/,
-        );
-        assert.match(
-          e.message,
-          new RegExp(`add "${describeTarget(deadTarget)}" to vmail:retiredTargets`),
-        );
-        return true;
-      },
-    );
-    assert.equal(await storedRow(alive, "users", "email", "dave@example.com"), undefined);
+    // A new password in the same run: what is written is what the state records.
+    const moved = (await users.update("dave@example.com", written, dave(aliveTarget(), 2)))
+      .outs as UserOutputs;
+    const row = await storedRow(alive, "users", "email", "dave@example.com");
+    assert.equal(row.password, moved.writtenHash, "the state records what was written");
+    const [from, to] = [
+      { target: deadTarget, stack: STACK },
+      { target: aliveTarget(), stack: STACK },
+    ];
+    await assert.rejects(cleanup.update("rows", from, to), (e: Error) => {
+      assert.match(
+        e.message,
+        /cannot be reached to delete them there: vmail: cannot reach postgres/,
+      );
+      assert.match(
+        e.message,
+        new RegExp(`add "${describeTarget(deadTarget)}" to vmail:retiredTargets`),
+      );
+      return true;
+    });
     await assert.rejects(users.read("dave@example.com", written), /cannot reach postgres/);
+    configure([describeTarget(deadTarget)]);
+    await cleanup.update("rows", from, to); // retired: left as it is
   });
 
   it("once retired: read as the state has it, moved without touching it, forgotten on delete", async () => {
