@@ -1,10 +1,11 @@
 // Reads the project's own Pulumi.yaml and stack files, so tests run against the config an
 // operator would run, not a copy of it.
 
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
-import type { RawConfig } from "../../core/config";
+import { ConfigError, parseConfig, type RawConfig } from "../../core/config";
 
 export const REPO = join(__dirname, "..", "..");
 
@@ -64,4 +65,15 @@ export function rawConfigFor(
       ]),
     ],
   };
+}
+
+/** The problems the dev stack with `overrides` is refused for, one a line; fails if it is not. */
+export function refusalOf(overrides: Record<string, unknown>): string {
+  try {
+    parseConfig(rawConfigFor("dev", overrides));
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems.join("\n");
+  }
+  assert.fail("expected the config to be refused");
 }

@@ -3,18 +3,11 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig } from "../../core/config";
-import { rawConfigFor } from "../support/stackFiles";
+import { parseConfig } from "../../core/config";
+import { rawConfigFor, refusalOf } from "../support/stackFiles";
 
-function refusal(overrides: Record<string, unknown>): string {
-  try {
-    parseConfig(rawConfigFor("dev", overrides));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems.join("\n");
-  }
-  assert.fail("expected the config to be refused");
-}
+/** The dev stack's problems with `overrides`. */
+const refusal = (overrides: Record<string, unknown>) => refusalOf(overrides);
 
 describe("alias domains", () => {
   it("reads each as a domain and a hosted target, folded to lower case", () => {

@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig, type AliasSpec } from "../../core/config";
-import { rawConfigFor } from "../support/stackFiles";
+import { parseConfig, type AliasSpec } from "../../core/config";
+import { rawConfigFor, refusalOf } from "../support/stackFiles";
 
 const dave = { address: "dave@example.com", maildir: "dave/" };
 const erin = { address: "erin@example.com", maildir: "erin/" };
@@ -12,15 +12,8 @@ const erin = { address: "erin@example.com", maildir: "erin/" };
 const aliasesOf = (overrides: Record<string, unknown>): AliasSpec[] =>
   parseConfig(rawConfigFor("dev", { aliases: [], ...overrides })).aliases;
 
-function refusal(overrides: Record<string, unknown>): string {
-  try {
-    parseConfig(rawConfigFor("dev", { aliases: [], ...overrides }));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems.join("\n");
-  }
-  assert.fail("expected the config to be refused");
-}
+/** The dev stack's problems with `overrides` (and no aliases). */
+const refusal = (overrides: Record<string, unknown>) => refusalOf({ aliases: [], ...overrides });
 
 describe("forwarding", () => {
   it("forwards a copy by an alias of the user's own address, to itself first", () => {

@@ -3,9 +3,9 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig } from "../../core/config";
+import { parseConfig } from "../../core/config";
 import { parseSize } from "../../core/quotas";
-import { rawConfigFor } from "../support/stackFiles";
+import { rawConfigFor, refusalOf } from "../support/stackFiles";
 
 const dave = { address: "dave@example.com", maildir: "dave/" };
 const erin = { address: "erin@example.com", maildir: "erin/" };
@@ -15,15 +15,8 @@ function quotasOf(overrides: Record<string, unknown>): Record<string, number | n
   return Object.fromEntries(spec.users.map((u) => [u.address, u.quota]));
 }
 
-function refusal(overrides: Record<string, unknown>): string {
-  try {
-    parseConfig(rawConfigFor("dev", overrides));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems.join("\n");
-  }
-  assert.fail("expected the config to be refused");
-}
+/** The dev stack's problems with `overrides`. */
+const refusal = (overrides: Record<string, unknown>) => refusalOf(overrides);
 
 describe("quotas", () => {
   it("reads sizes in 1024-based units, from 1K, and nothing else", () => {

@@ -4,21 +4,14 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig } from "../../core/config";
+import { parseConfig } from "../../core/config";
 import { MockEngine } from "../support/mocks";
-import { rawConfigFor } from "../support/stackFiles";
+import { rawConfigFor, refusalOf } from "../support/stackFiles";
 
 const DYN = "pulumi-nodejs:dynamic/vmail:";
 
-function refusal(overrides: Record<string, unknown>): string {
-  try {
-    parseConfig(rawConfigFor("dev", { aliases: [], ...overrides }));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems.join("\n");
-  }
-  assert.fail("expected the config to be refused");
-}
+/** The dev stack's problems with `overrides` (and no aliases). */
+const refusal = (overrides: Record<string, unknown>) => refusalOf({ aliases: [], ...overrides });
 
 describe("renames", () => {
   it("registers the renamed user under its new name, aliased to the old one", async () => {

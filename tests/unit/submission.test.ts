@@ -3,21 +3,14 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig } from "../../core/config";
+import { parseConfig } from "../../core/config";
 import { submissionOptions } from "../../core/submission";
-import { rawConfigFor } from "../support/stackFiles";
+import { rawConfigFor, refusalOf } from "../support/stackFiles";
 
 const dave = { address: "dave@example.com", maildir: "dave/" };
 
-function refusal(overrides: Record<string, unknown>): string {
-  try {
-    parseConfig(rawConfigFor("dev", { aliases: [], ...overrides }));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems.join("\n");
-  }
-  assert.fail("expected the config to be refused");
-}
+/** The dev stack's problems with `overrides` (and no aliases). */
+const refusal = (overrides: Record<string, unknown>) => refusalOf({ aliases: [], ...overrides });
 
 describe("submission", () => {
   it("is on in the dev stack, with its self-signed pair, on port 587", () => {
