@@ -87,6 +87,10 @@ export const rowsCleanupProvider: pulumi.dynamic.ResourceProvider = {
     if (olds.target && targetChanged(olds.target, news.target)) await deleteMoved(olds, news);
     return { outs: news };
   },
+  /** Nothing on the server to read: it records where the rows are, as the state has it. */
+  read(id: string, props: RowsCleanupInputs) {
+    return Promise.resolve({ id, props });
+  },
   delete() {
     return Promise.resolve(); // each row's own resource deletes it
   },

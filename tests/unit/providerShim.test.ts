@@ -40,3 +40,16 @@ describe("the provider shim", () => {
     assert.ok(!text.includes(REPO), "the stored loader names no directory of this machine");
   });
 });
+
+describe("the providers the shim serves", () => {
+  it("answer every method the shim may call, each of them", async () => {
+    const { PROVIDERS } = await import("../../providers/index");
+    const methods = ["configure", "check", "create", "diff", "update", "read", "delete"];
+    const missing = Object.entries(PROVIDERS).flatMap(([name, provider]) =>
+      methods
+        .filter((m) => typeof (provider as Record<string, unknown>)[m] !== "function")
+        .map((m) => `${name}.${m}`),
+    );
+    assert.deepEqual(missing, []);
+  });
+});
