@@ -23,6 +23,11 @@ type Provider = Required<pulumi.dynamic.ResourceProvider>;
  * inputs as given, as the SDK does when a provider has none.
  */
 function withCheck(p: pulumi.dynamic.ResourceProvider): Provider {
+  // The shim calls every method: one missing would fail only when the engine first asks for it
+  // (a refresh, say), so it fails here, when the provider process loads this module.
+  const methods = ["configure", "create", "diff", "update", "read", "delete"] as const;
+  const missing = methods.filter((m) => typeof p[m] !== "function");
+  if (missing.length > 0) throw new Error(`vmail: a provider has no ${missing.join(", ")}`);
   const takeInputs = (_olds: unknown, news: Record<string, unknown>) =>
     Promise.resolve({ inputs: news });
   return { ...p, check: p.check ?? takeInputs } as Provider;

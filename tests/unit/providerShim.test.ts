@@ -42,7 +42,7 @@ describe("the provider shim", () => {
 });
 
 describe("the providers the shim serves", () => {
-  it("answer every method the shim may call, each of them", async () => {
+  it("answer every method the shim may call, each of them (a provider without one is refused when the module loads)", async () => {
     const { PROVIDERS } = await import("../../providers/index");
     const methods = ["configure", "check", "create", "diff", "update", "read", "delete"];
     const missing = Object.entries(PROVIDERS).flatMap(([name, provider]) =>
