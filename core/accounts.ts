@@ -166,28 +166,16 @@ export function readUsers(
     }
     const quota = userQuota(user.quota, defaults.domainQuotas.get(parsed.domain));
 
-    const forwardTo: string[] = [];
-    for (const raw of typeof user.forwardTo === "string"
-      ? [user.forwardTo]
-      : (user.forwardTo ?? [])) {
-      const target = normalizeAddress(raw);
-      const t = addressRule(target, false);
-      if (!t.parsed) return fail(`forwardTo ${JSON.stringify(raw)}: ${t.error}`);
-      if (target === address)
-        return fail("forwardTo names the user's own address (keepCopy keeps a copy)");
-      if (forwardTo.includes(target)) return fail(`forwardTo lists ${target} twice`);
-      forwardTo.push(target);
-    }
-    const sendAs: string[] = [];
-    for (const raw of typeof user.sendAs === "string" ? [user.sendAs] : (user.sendAs ?? [])) {
-      const sender = normalizeAddress(raw);
-      const rule = addressRule(sender, true);
-      if (!rule.parsed) return fail(`sendAs ${JSON.stringify(raw)}: ${rule.error}`);
-      if (sender === address)
-        return fail("sendAs names the user's own address, which they may use anyway");
-      if (sendAs.includes(sender)) return fail(`sendAs lists ${sender} twice`);
-      sendAs.push(sender);
-    }
+    const list = (field: "forwardTo" | "sendAs", own: string) =>
+      readAddressList(
+        user[field],
+        field,
+        { catchAll: field === "sendAs", self: address, own },
+        fail,
+      );
+    const forwardTo = list("forwardTo", "the user's own address (keepCopy keeps a copy)");
+    const sendAs = list("sendAs", "the user's own address, which they may use anyway");
+    if (!forwardTo || !sendAs) return;
     if (sendAs.length > 0 && !defaults.submission) {
       return fail("sendAs is for the submission port, and vmail:submission is false");
     }
@@ -238,6 +226,28 @@ function refuseRenamesThatClash(r: Reader, users: UserSpec[]): void {
     else if (from.has(u.formerly)) fail(`${from.get(u.formerly)} is renamed from it too`);
     from.set(u.formerly, u.address);
   }
+}
+
+/**
+ * A user's field of addresses (one, or a list), normalized: each an address (or with `catchAll`
+ * an @domain), not the user's own (`own` says why), none twice. Undefined once `fail` was called.
+ */
+function readAddressList(
+  value: string | string[] | undefined,
+  field: string,
+  rule: { catchAll: boolean; self: string; own: string },
+  fail: (rule: string) => void,
+): string[] | undefined {
+  const read: string[] = [];
+  for (const raw of typeof value === "string" ? [value] : (value ?? [])) {
+    const address = normalizeAddress(raw);
+    const checked = addressRule(address, rule.catchAll);
+    if (!checked.parsed) return void fail(`${field} ${JSON.stringify(raw)}: ${checked.error}`);
+    if (address === rule.self) return void fail(`${field} names ${rule.own}`);
+    if (read.includes(address)) return void fail(`${field} lists ${address} twice`);
+    read.push(address);
+  }
+  return read;
 }
 
 function readPasswordSource(

@@ -6,6 +6,22 @@
 import { z } from "zod";
 import { HASH_SCHEMES } from "./passwords";
 
+/** One address (or @domain, where the field takes it) or a non-empty list of them. */
+const addressList = (field: string, what: string) =>
+  z.union(
+    [
+      z.string(),
+      z
+        .array(z.string({ error: `${field} holds ${what} (strings)` }))
+        .min(1, `${field} is ${article(what)} or a non-empty list of ${what}`),
+    ],
+    { error: `${field} is ${article(what)} or a non-empty list of ${what}` },
+  );
+
+/** "addresses" -> "an address", "addresses or @domains" -> "an address or an @domain". */
+const article = (what: string) =>
+  what.replace(/addresses/, "an address").replace(/@domains/, "an @domain");
+
 export const userEntrySchema = z
   .strictObject({
     address: z.string({ error: "address is a string" }).describe("The mailbox's address."),
@@ -54,16 +70,7 @@ export const userEntrySchema = z
       .describe(
         "The address this user had before: a rename that keeps the password and moves the maildir, shown as an update.",
       ),
-    forwardTo: z
-      .union(
-        [
-          z.string(),
-          z
-            .array(z.string({ error: "forwardTo holds addresses (strings)" }))
-            .min(1, "forwardTo is an address or a non-empty list of addresses"),
-        ],
-        { error: "forwardTo is an address or a non-empty list of addresses" },
-      )
+    forwardTo: addressList("forwardTo", "addresses")
       .optional()
       .describe("Where a copy of the user's mail is forwarded: an address or a list."),
     keepCopy: z
@@ -72,16 +79,7 @@ export const userEntrySchema = z
       .describe(
         "With forwardTo: false delivers the forwarded mail only there, keeping no copy in the mailbox. Default true.",
       ),
-    sendAs: z
-      .union(
-        [
-          z.string(),
-          z
-            .array(z.string({ error: "sendAs holds addresses or @domains (strings)" }))
-            .min(1, "sendAs is an address, an @domain, or a non-empty list of them"),
-        ],
-        { error: "sendAs is an address, an @domain, or a non-empty list of them" },
-      )
+    sendAs: addressList("sendAs", "addresses or @domains")
       .optional()
       .describe(
         "More senders this user may use on the submission port besides their own address and the aliases that deliver to them: addresses, or @domain for every address of a domain.",
@@ -100,17 +98,9 @@ export const aliasEntrySchema = z
     address: z
       .string({ error: "address is a string" })
       .describe("The alias, local@domain, or @domain for the domain's catch-all."),
-    to: z
-      .union(
-        [
-          z.string(),
-          z
-            .array(z.string({ error: "`to` holds addresses (strings)" }))
-            .min(1, "`to` is an address or a non-empty list of addresses"),
-        ],
-        { error: "`to` is an address or a non-empty list of addresses" },
-      )
-      .describe("Where its mail goes: an address or a list of addresses."),
+    to: addressList("`to`", "addresses").describe(
+      "Where its mail goes: an address or a list of addresses.",
+    ),
   })
   .describe("An alias: one row of the aliases table.");
 

@@ -2,7 +2,7 @@
 // domain, without listing each. Each is a transports row that names its target (alias_of); the
 // aliases map does the rest (core/postfixConfig.ts). Pure.
 
-import { isRecord, type Reader } from "./configReader";
+import type { Reader } from "./configReader";
 import { domainRule, normalizeAddress } from "./rules";
 
 export interface AliasDomainSpec {
@@ -18,20 +18,17 @@ export function readAliasDomains(r: Reader, domains: string[]): AliasDomainSpec[
   const read: AliasDomainSpec[] = [];
   r.list("aliasDomains").forEach((entry, i) => {
     const where = `aliasDomains[${i}]`;
-    if (!isRecord(entry) || typeof entry.domain !== "string" || typeof entry.target !== "string") {
-      return r.fail(
-        where,
-        "an object {domain, target} of strings ({domain: example.org, target: example.com})",
-      );
-    }
-    const extra = Object.keys(entry).filter((k) => k !== "domain" && k !== "target");
-    if (extra.length > 0) {
-      return r.fail(where, `unknown field(s) ${extra.join(", ")}; known: domain, target`);
-    }
-    const [domain, target] = [bare(entry.domain), bare(entry.target)];
+    const pair = r.stringPair(
+      where,
+      entry,
+      ["domain", "target"],
+      "{domain: example.org, target: example.com}",
+    );
+    if (!pair) return;
+    const [domain, target] = [bare(pair.domain), bare(pair.target)];
     const label = `${where} (${domain})`;
     const error = domainRule(domain);
-    if (error) return r.fail(label, `${JSON.stringify(entry.domain)}: ${error}`);
+    if (error) return r.fail(label, `${JSON.stringify(pair.domain)}: ${error}`);
     if (domains.includes(domain)) {
       return r.fail(
         label,

@@ -123,6 +123,29 @@ export class Reader {
     return value;
   }
 
+  /**
+   * A list entry that must be an object of exactly the two string fields `fields` (`example` shows
+   * one); undefined, the problem recorded at `where`, when it is not.
+   */
+  stringPair<A extends string, B extends string>(
+    where: string,
+    entry: unknown,
+    fields: [A, B],
+    example: string,
+  ): Record<A | B, string> | undefined {
+    const [a, b] = fields;
+    if (!isRecord(entry) || typeof entry[a] !== "string" || typeof entry[b] !== "string") {
+      this.fail(where, `an object {${a}, ${b}} of strings (${example})`);
+      return undefined;
+    }
+    const extra = Object.keys(entry).filter((k) => k !== a && k !== b);
+    if (extra.length > 0) {
+      this.fail(where, `unknown field(s) ${extra.join(", ")}; known: ${a}, ${b}`);
+      return undefined;
+    }
+    return entry as Record<A | B, string>;
+  }
+
   isSecret(key: string): boolean {
     return this.raw.isSecret(key);
   }

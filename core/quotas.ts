@@ -3,7 +3,7 @@
 // plugin, at delivery over LMTP and at RCPT through quota-status), so a server without Dovecot
 // takes none. Pure.
 
-import { isRecord, type Reader } from "./configReader";
+import type { Reader } from "./configReader";
 import { normalizeAddress } from "./rules";
 
 /** K, M, G and T are powers of 1024, as Dovecot reads them. */
@@ -63,22 +63,20 @@ export function readDomainQuotas(
   }
   entries.forEach((entry, i) => {
     const where = `domainQuotas[${i}]`;
-    if (!isRecord(entry) || typeof entry.domain !== "string" || typeof entry.quota !== "string") {
-      return r.fail(
-        where,
-        'an object {domain, quota} of strings ({domain: example.com, quota: "1G"})',
-      );
-    }
-    const extra = Object.keys(entry).filter((k) => k !== "domain" && k !== "quota");
-    if (extra.length > 0)
-      return r.fail(where, `unknown field(s) ${extra.join(", ")}; known: domain, quota`);
-    const domain = normalizeAddress(entry.domain).replace(/\.$/, "");
+    const pair = r.stringPair(
+      where,
+      entry,
+      ["domain", "quota"],
+      '{domain: example.com, quota: "1G"}',
+    );
+    if (!pair) return;
+    const domain = normalizeAddress(pair.domain).replace(/\.$/, "");
     const label = `${where} (${domain})`;
     if (!domains.includes(domain)) return r.fail(label, `${domain} is not in vmail:domains`);
     if (quotas.has(domain)) return r.fail(label, `${domain} has a quota already`);
-    const bytes = parseSize(entry.quota);
+    const bytes = parseSize(pair.quota);
     if (bytes === undefined) {
-      return r.fail(label, `quota ${JSON.stringify(entry.quota)}: ${SIZE_RULE}`);
+      return r.fail(label, `quota ${JSON.stringify(pair.quota)}: ${SIZE_RULE}`);
     }
     quotas.set(domain, bytes);
   });
