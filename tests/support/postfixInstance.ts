@@ -9,6 +9,8 @@
 //   config directory when the euid is 0, so the system main.cf is not touched. Run by any
 //   other user, sendmail and postqueue refuse it ("unauthorized configuration directory name"):
 //   a test that submits mail as an unprivileged user would need that entry.
+// - The copy's master.cf keeps no inet service of the system's (port 25's smtpd, a dev stack's
+//   submission service): the system Postfix may hold those ports.
 // - Debian's master.cf chroots most services into the queue directory, which would then need
 //   copies of /etc files; every service here runs unchrooted (`-F '*/*/chroot = n'`).
 // - Logging goes to `maillog_file` through postlogd (master.cf's `postlog` service). Postfix
@@ -188,8 +190,14 @@ export async function createPostfixInstance(
     if (postalias.code !== 0) throw new Error(`postalias failed: ${postalias.stderr}`);
 
     await postconf("-F", "*/*/chroot = n");
-    const stock = (await postconf("-M", "smtp/inet")).trim();
-    if (stock !== "") await postconf("-M#", "smtp/inet"); // no smtpd on port 25
+    // No listener of the system's: not its smtpd on port 25, nor a submission service a dev
+    // stack added (the system Postfix may be running with it). The instance adds its own.
+    const inet = (await postconf("-M"))
+      .split("\n")
+      .map((line) => line.split(/\s+/))
+      .filter(([, type]) => type === "inet")
+      .map(([service]) => `${service}/inet`);
+    if (inet.length > 0) await postconf("-M#", ...inet);
     if ((await postconf("-M", "postlog/unix-dgram")).trim() === "") {
       await postconf("-M", "postlog/unix-dgram=postlog unix-dgram n - n - 1 postlogd");
     }
