@@ -89,6 +89,13 @@ export interface ProjectOnDisk {
   passphrase?: string;
 }
 
+/** Where a test stack's state goes: a file backend in a temp dir unless a URL is given. */
+export interface StateBackend {
+  url: string;
+  /** What the CLI needs besides (PGPASSWORD for a PostgreSQL backend: never in the URL). */
+  env?: Record<string, string>;
+}
+
 /**
  * A stack with a file backend in a temp dir. `program` is an inline program (run in this process)
  * or a project on disk.
@@ -97,6 +104,7 @@ export async function createTestStack(
   name: string,
   program: auto.PulumiFn | ProjectOnDisk,
   config: Record<string, auto.ConfigValue>,
+  state?: StateBackend,
 ): Promise<TestStack> {
   ensureEngine();
   const createdAt = Date.now();
@@ -107,8 +115,9 @@ export async function createTestStack(
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   mkdirSync(join(base, "state"));
-  const backend = `file://${join(base, "state")}`;
+  const backend = state?.url ?? `file://${join(base, "state")}`;
   const envVars = {
+    ...state?.env,
     PULUMI_BACKEND_URL: backend,
     PULUMI_CONFIG_PASSPHRASE:
       (typeof program === "function" ? undefined : program.passphrase) ?? PASSPHRASE,
