@@ -1,12 +1,12 @@
-// An upgrade of a live stack: vmail's whole program as it was at UPGRADE_FROM (the commit this
-// code's schema version 1 and guards were built on) converges a throwaway cluster, a private
-// Postfix and a private Dovecot; then today's program takes the same stack over. The upgrade
-// migrates the tables (schema version 2 adds users.login and receive, 3 users.quota) with no row
-// replaced or re-created and no password changed, moves delivery from Postfix's virtual(8) to
-// Dovecot's LMTP (the domains' rows updated in place) with the maildirs as they were, mail is
-// delivered and read over IMAP before and after, and the new columns work: a user kept from
-// logging in cannot log in while their mail still lands, and logs in again with the same password
-// once let back in.
+// An upgrade of a live stack: vmail's whole program as it was at an earlier commit (EARLIER: the
+// first with schema version 1 and the guards, and the last landed before day two's delivery)
+// converges a throwaway cluster, a private Postfix and a private Dovecot; then today's program
+// takes the same stack over. The upgrade migrates the tables (schema version 2 adds users.login
+// and receive, 3 users.quota, 4 transports.alias_of, 5 users.send_as) with no row replaced or
+// re-created and no password changed, moves delivery from Postfix's virtual(8) to Dovecot's LMTP
+// (the domains' rows updated in place) with the maildirs as they were, mail is delivered and read
+// over IMAP before and after, and the new columns work: a user kept from logging in cannot log in
+// while their mail still lands, and logs in again with the same password once let back in.
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -33,12 +33,31 @@ import { REPO } from "../support/stackFiles";
 import { installSystemDeps } from "../support/systemDeps";
 import { SCHEMA_VERSION } from "../../core/tables";
 
-/** The landed commit this session's work started from: schema version 1, no login column. */
-const UPGRADE_FROM = "f1bdb8167edf5c69a9f5ec20a410a0b5a9fe3d3c";
-/** The project's files at UPGRADE_FROM, where the pure code was still in spec/. */
-const OLD_FILES = PROJECT_FILES.map((file) => (file === "core" ? "spec" : file));
+/** An earlier vmail whose stacks today's must take over. */
+interface Earlier {
+  commit: string;
+  /** Its project files (the pure code was in spec/ until core/ took its place). */
+  files: string[];
+  /** Whether it recorded a schema version (vmail_schema, from schema version 2 on). */
+  recordedSchema: boolean;
+}
+
+const EARLIER: Earlier[] = [
+  // Schema version 1: no login column, no schema record, spec/.
+  {
+    commit: "f1bdb8167edf5c69a9f5ec20a410a0b5a9fe3d3c",
+    files: PROJECT_FILES.map((file) => (file === "core" ? "spec" : file)),
+    recordedSchema: false,
+  },
+  // The last landed before day two's delivery, quotas, alias domains, renames and submission:
+  // schema version 2, delivery by virtual(8).
+  {
+    commit: "ac687afcd00acb7f97cc3c9fc3ad4283437d7d93",
+    files: PROJECT_FILES,
+    recordedSchema: true,
+  },
+];
 const PLUGINS = pluginGate("e2e: upgrading a stack made by an earlier vmail");
-const STACK = "e2e-upgrade";
 const OWNER = "vmailupg";
 
 let cluster: PgCluster;
@@ -82,210 +101,231 @@ async function deliveredAndRead(to: string, maildir: string, password: string, m
 const generated = async () =>
   (await t.stack.outputs()).generatedPasswords.value as Record<string, string>;
 
-describe("upgrading a stack made by an earlier vmail", { skip: PLUGINS.skip }, () => {
-  let earlier: { passwords: Record<string, string>; hashes: string[] };
+for (const from of EARLIER) {
+  const STACK = `e2e-upgrade-${from.commit.slice(0, 7)}`;
+  const OLD_FILES = from.files;
+  describe(
+    `upgrading a stack made by vmail at ${from.commit.slice(0, 7)}`,
+    { skip: PLUGINS.skip },
+    () => {
+      let earlier: { passwords: Record<string, string>; hashes: string[] };
 
-  before(async () => {
-    PLUGINS.assertPresent();
-    installSystemDeps();
-    dir = mkdtempSync(join(tmpdir(), "vmail-upgrade-"));
-    await chmod(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
-    // The earlier program, as an operator's checkout of it had it.
-    oldCode = join(dir, "old-code");
-    execFileSync("mkdir", ["-p", oldCode]);
-    const archive = execFileSync("git", ["-C", REPO, "archive", UPGRADE_FROM, ...OLD_FILES]);
-    execFileSync("tar", ["-x", "-C", oldCode], { input: archive });
-    cluster = await startPgCluster();
-    postfix = await createPostfixInstance();
-    await postfix.start();
-    dovecot = await makeDovecotInstance();
-    await dovecot.start();
-    t = await createTestStack(
-      STACK,
-      { projectDir: oldCode, files: OLD_FILES, stackFile: stackFile() },
-      { "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true } },
-    );
-  });
+      before(async () => {
+        PLUGINS.assertPresent();
+        installSystemDeps();
+        dir = mkdtempSync(join(tmpdir(), "vmail-upgrade-"));
+        await chmod(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
+        // The earlier program, as an operator's checkout of it had it.
+        oldCode = join(dir, "old-code");
+        execFileSync("mkdir", ["-p", oldCode]);
+        const archive = execFileSync("git", ["-C", REPO, "archive", from.commit, ...OLD_FILES]);
+        execFileSync("tar", ["-x", "-C", oldCode], { input: archive });
+        cluster = await startPgCluster();
+        postfix = await createPostfixInstance();
+        await postfix.start();
+        dovecot = await makeDovecotInstance();
+        await dovecot.start();
+        t = await createTestStack(
+          STACK,
+          { projectDir: oldCode, files: OLD_FILES, stackFile: stackFile() },
+          { "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true } },
+        );
+      });
 
-  after(async () => {
-    await t?.remove();
-    await postfix?.stop();
-    await dovecot?.stop();
-    await cluster?.stop();
-    spawnSync("userdel", [OWNER]);
-    spawnSync("groupdel", [OWNER]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+      after(async () => {
+        await t?.remove();
+        await postfix?.stop();
+        await dovecot?.stop();
+        await cluster?.stop();
+        spawnSync("userdel", [OWNER]);
+        spawnSync("groupdel", [OWNER]);
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      });
 
-  it("1. the earlier vmail converges the server", async () => {
-    await timed("upgrade: up with the earlier vmail", () =>
-      dovecot.reloadedBy(() => t.stack.up(t.opts())),
-    );
-    const [{ version }] = await superuserQuery<{ version: string | null }>(
-      cluster,
-      "SELECT to_regclass('vmail_schema')::text AS version",
-      [],
-      "mail",
-    );
-    assert.equal(version, null, "the earlier vmail recorded no schema version");
-    const passwords = await generated();
-    const hashes = await Promise.all(
-      ["dave@example.com", "gwen@example.com"].map(
-        async (a) => (await storedRow(cluster, "users", "email", a)).password as string,
-      ),
-    );
-    earlier = { passwords, hashes };
-    await deliveredAndRead("dave@example.com", "dave/", passwords["dave@example.com"], "before-1");
-  });
+      it("1. the earlier vmail converges the server", async () => {
+        await timed("upgrade: up with the earlier vmail", () =>
+          dovecot.reloadedBy(() => t.stack.up(t.opts())),
+        );
+        const [{ version }] = await superuserQuery<{ version: string | null }>(
+          cluster,
+          "SELECT to_regclass('vmail_schema')::text AS version",
+          [],
+          "mail",
+        );
+        assert.equal(version !== null, from.recordedSchema, "whether it recorded a schema version");
+        const passwords = await generated();
+        const hashes = await Promise.all(
+          ["dave@example.com", "gwen@example.com"].map(
+            async (a) => (await storedRow(cluster, "users", "email", a)).password as string,
+          ),
+        );
+        earlier = { passwords, hashes };
+        await deliveredAndRead(
+          "dave@example.com",
+          "dave/",
+          passwords["dave@example.com"],
+          "before-1",
+        );
+      });
 
-  it("2. today's vmail takes it over: tables migrated, no row re-made, no password changed", async () => {
-    for (const file of OLD_FILES) rmSync(join(t.workDir, file), { recursive: true, force: true });
-    for (const file of PROJECT_FILES) {
-      cpSync(join(REPO, file), join(t.workDir, file), { recursive: true });
-    }
-    const seen: auto.EngineEvent[] = [];
-    await timed("upgrade: preview", () =>
-      t.stack.preview(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
-    );
-    const changes = changedResources(seen);
-    const rowChanges = changes.filter((c) => c.includes("@"));
-    assert.deepEqual(rowChanges, [], `no row changes at all: ${changes.join(", ")}`);
-    assert.deepEqual(
-      changes.filter((c) => c.startsWith("delete ")),
-      [],
-      `nothing deleted: ${changes.join(", ")}`,
-    );
-    assert.deepEqual(
-      changes.filter((c) => c.startsWith("replace ")),
-      ["replace mail-database-dovecot-select-users", "replace mail-database-reader-select-users"],
-      "only the users column grants are replaced: they cover users.login and users.receive",
-    );
-    assert.ok(changes.includes("update mail-database-schema-tables"), changes.join(", "));
+      it("2. today's vmail takes it over: tables migrated, no row re-made, no password changed", async () => {
+        for (const file of OLD_FILES)
+          rmSync(join(t.workDir, file), { recursive: true, force: true });
+        for (const file of PROJECT_FILES) {
+          cpSync(join(REPO, file), join(t.workDir, file), { recursive: true });
+        }
+        const seen: auto.EngineEvent[] = [];
+        await timed("upgrade: preview", () =>
+          t.stack.preview(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
+        );
+        const changes = changedResources(seen);
+        const rowChanges = changes.filter((c) => c.includes("@"));
+        assert.deepEqual(rowChanges, [], `no row changes at all: ${changes.join(", ")}`);
+        assert.deepEqual(
+          changes.filter((c) => c.startsWith("delete ")),
+          [],
+          `nothing deleted: ${changes.join(", ")}`,
+        );
+        assert.deepEqual(
+          changes.filter((c) => c.startsWith("replace ")),
+          [
+            "replace mail-database-dovecot-select-users",
+            "replace mail-database-reader-select-users",
+          ],
+          "only the users column grants are replaced: they cover users.login and users.receive",
+        );
+        assert.ok(changes.includes("update mail-database-schema-tables"), changes.join(", "));
 
-    await timed("upgrade: up", () => dovecot.reloadedBy(() => t.stack.up(t.opts())));
-    assert.deepEqual(await generated(), earlier.passwords, "the same generated passwords");
-    for (const [i, address] of ["dave@example.com", "gwen@example.com"].entries()) {
-      const row = await storedRow(cluster, "users", "email", address);
-      assert.equal(row.password, earlier.hashes[i], `${address}'s stored hash is as it was`);
-      assert.equal(row.login, true, `${address} may log in (the new column's default)`);
-    }
-    const [{ version }] = await superuserQuery<{ version: number }>(
-      cluster,
-      "SELECT version FROM vmail_schema",
-      [],
-      "mail",
-    );
-    assert.equal(version, SCHEMA_VERSION);
-    const restrictions = execFileSync(
-      "postconf",
-      ["-c", postfix.configDir, "-h", "smtpd_recipient_restrictions"],
-      { encoding: "utf8" },
-    ).trim();
-    assert.match(
-      restrictions,
-      /^check_recipient_access pgsql:\S+\/refused\.cf, check_policy_service unix:private\/vmail-quota-status$/,
-      "the refusal map first, then quota-status",
-    );
-    assert.ok(changes.includes("update example.com"), "the domain's row names LMTP now");
-    await deliveredAndRead(
-      "dave@example.com",
-      "dave/",
-      earlier.passwords["dave@example.com"],
-      "after-1",
-    );
-    // Delivered by Dovecot's LMTP into the maildir virtual(8) filled: the old mail is still read.
-    assert.ok(await postfix.logged(/relay=\S*dovecot-lmtp.*status=sent/), postfix.log());
-    const subjects = await dovecot.inboxSubjects(
-      "dave@example.com",
-      earlier.passwords["dave@example.com"],
-    );
-    assert.ok(subjects.includes("before-1"), `the mail from before: ${subjects.join(", ")}`);
-    await assertNoChanges(t, "upgrade (after): ");
-  });
+        await timed("upgrade: up", () => dovecot.reloadedBy(() => t.stack.up(t.opts())));
+        assert.deepEqual(await generated(), earlier.passwords, "the same generated passwords");
+        for (const [i, address] of ["dave@example.com", "gwen@example.com"].entries()) {
+          const row = await storedRow(cluster, "users", "email", address);
+          assert.equal(row.password, earlier.hashes[i], `${address}'s stored hash is as it was`);
+          assert.equal(row.login, true, `${address} may log in (the new column's default)`);
+        }
+        const [{ version }] = await superuserQuery<{ version: number }>(
+          cluster,
+          "SELECT version FROM vmail_schema",
+          [],
+          "mail",
+        );
+        assert.equal(version, SCHEMA_VERSION);
+        const restrictions = execFileSync(
+          "postconf",
+          ["-c", postfix.configDir, "-h", "smtpd_recipient_restrictions"],
+          { encoding: "utf8" },
+        ).trim();
+        assert.match(
+          restrictions,
+          /^check_recipient_access pgsql:\S+\/refused\.cf, check_policy_service unix:private\/vmail-quota-status$/,
+          "the refusal map first, then quota-status",
+        );
+        assert.ok(changes.includes("update example.com"), "the domain's row names LMTP now");
+        await deliveredAndRead(
+          "dave@example.com",
+          "dave/",
+          earlier.passwords["dave@example.com"],
+          "after-1",
+        );
+        // Delivered by Dovecot's LMTP into the maildir virtual(8) filled: the old mail is still read.
+        assert.ok(await postfix.logged(/relay=\S*dovecot-lmtp.*status=sent/), postfix.log());
+        const subjects = await dovecot.inboxSubjects(
+          "dave@example.com",
+          earlier.passwords["dave@example.com"],
+        );
+        assert.ok(subjects.includes("before-1"), `the mail from before: ${subjects.join(", ")}`);
+        await assertNoChanges(t, "upgrade (after): ");
+      });
 
-  it("3. a user kept from logging in: every login refused, mail still lands; let back in, same password", async () => {
-    const gwen = earlier.passwords["gwen@example.com"];
-    t.setPaths({ "vmail:users[1].login": { value: "false" } });
-    const seen: auto.EngineEvent[] = [];
-    // The row alone changes: Dovecot reads it at the next login, no reload needed.
-    await timed("upgrade: keep gwen out", () =>
-      t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
-    );
-    assert.deepEqual(changedResources(seen), ["update gwen@example.com"]);
-    assert.equal((await dovecot.authTest("gwen@example.com", gwen)).ok, false, "login refused");
-    await assert.rejects(dovecot.inboxSubjects("gwen@example.com", gwen), /refused/);
-    await postfix.sendmail("gwen@example.com", "Subject: while out\n\nwhile-out-1\n");
-    assert.ok(await delivered(postfix, mailboxBase(), "gwen/", "while-out-1"), postfix.log());
-    assert.equal(
-      (await dovecot.authTest("dave@example.com", earlier.passwords["dave@example.com"])).ok,
-      true,
-    );
+      it("3. a user kept from logging in: every login refused, mail still lands; let back in, same password", async () => {
+        const gwen = earlier.passwords["gwen@example.com"];
+        t.setPaths({ "vmail:users[1].login": { value: "false" } });
+        const seen: auto.EngineEvent[] = [];
+        // The row alone changes: Dovecot reads it at the next login, no reload needed.
+        await timed("upgrade: keep gwen out", () =>
+          t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
+        );
+        assert.deepEqual(changedResources(seen), ["update gwen@example.com"]);
+        assert.equal((await dovecot.authTest("gwen@example.com", gwen)).ok, false, "login refused");
+        await assert.rejects(dovecot.inboxSubjects("gwen@example.com", gwen), /refused/);
+        await postfix.sendmail("gwen@example.com", "Subject: while out\n\nwhile-out-1\n");
+        assert.ok(await delivered(postfix, mailboxBase(), "gwen/", "while-out-1"), postfix.log());
+        assert.equal(
+          (await dovecot.authTest("dave@example.com", earlier.passwords["dave@example.com"])).ok,
+          true,
+        );
 
-    t.removePath("vmail:users[1].login");
-    await timed("upgrade: let gwen back in", () => t.stack.up(t.opts()));
-    assert.deepEqual(await generated(), earlier.passwords, "nobody got a new password");
-    const subjects = await dovecot.inboxSubjects("gwen@example.com", gwen);
-    assert.ok(
-      subjects.includes("while out"),
-      `the mail that came meanwhile: ${subjects.join(", ")}`,
-    );
-    await assertNoChanges(t, "upgrade (gwen back): ");
-  });
+        t.removePath("vmail:users[1].login");
+        await timed("upgrade: let gwen back in", () => t.stack.up(t.opts()));
+        assert.deepEqual(await generated(), earlier.passwords, "nobody got a new password");
+        const subjects = await dovecot.inboxSubjects("gwen@example.com", gwen);
+        assert.ok(
+          subjects.includes("while out"),
+          `the mail that came meanwhile: ${subjects.join(", ")}`,
+        );
+        await assertNoChanges(t, "upgrade (gwen back): ");
+      });
 
-  it("3b. a user who does not receive, then a suspended domain: mail refused at RCPT, logins too", async () => {
-    const [dave, gwen] = [
-      earlier.passwords["dave@example.com"],
-      earlier.passwords["gwen@example.com"],
-    ];
-    t.setPaths({ "vmail:users[0].receive": { value: "false" } });
-    await timed("upgrade: dave receives no mail", () => t.stack.up(t.opts()));
-    assert.match(
-      await postfix.rcptReply("dave@example.com"),
-      /^550 5\.2\.1 .*This mailbox does not accept mail/,
-    );
-    assert.match(await postfix.rcptReply("gwen@example.com"), /^250 /, "gwen still receives");
-    assert.ok(
-      (await dovecot.inboxSubjects("dave@example.com", dave)).includes("after-1"),
-      "dave reads",
-    );
+      it("3b. a user who does not receive, then a suspended domain: mail refused at RCPT, logins too", async () => {
+        const [dave, gwen] = [
+          earlier.passwords["dave@example.com"],
+          earlier.passwords["gwen@example.com"],
+        ];
+        t.setPaths({ "vmail:users[0].receive": { value: "false" } });
+        await timed("upgrade: dave receives no mail", () => t.stack.up(t.opts()));
+        assert.match(
+          await postfix.rcptReply("dave@example.com"),
+          /^550 5\.2\.1 .*This mailbox does not accept mail/,
+        );
+        assert.match(await postfix.rcptReply("gwen@example.com"), /^250 /, "gwen still receives");
+        assert.ok(
+          (await dovecot.inboxSubjects("dave@example.com", dave)).includes("after-1"),
+          "dave reads",
+        );
 
-    t.setPaths({ "vmail:suspendedDomains[0]": { value: "example.com" } });
-    t.removePath("vmail:users[0].receive");
-    const seen: auto.EngineEvent[] = [];
-    await timed("upgrade: suspend example.com", () =>
-      t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
-    );
-    assert.deepEqual(changedResources(seen), [
-      "update dave@example.com",
-      "update example.com",
-      "update gwen@example.com",
-    ]);
-    // Its users refuse as users; any other address of it (an alias, the catch-all's reach) as
-    // the domain.
-    assert.match(
-      await postfix.rcptReply("gwen@example.com"),
-      /^550 5\.2\.1 .*This mailbox does not accept mail/,
-    );
-    for (const to of ["postmaster@example.com", "nobody@example.com"]) {
-      assert.match(
-        await postfix.rcptReply(to),
-        /^550 5\.2\.1 .*This domain does not accept mail/,
-        to,
-      );
-    }
-    assert.equal((await dovecot.authTest("dave@example.com", dave)).ok, false, "dave kept out");
-    assert.equal((await dovecot.authTest("gwen@example.com", gwen)).ok, false, "gwen kept out");
+        t.setPaths({ "vmail:suspendedDomains[0]": { value: "example.com" } });
+        t.removePath("vmail:users[0].receive");
+        const seen: auto.EngineEvent[] = [];
+        await timed("upgrade: suspend example.com", () =>
+          t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
+        );
+        assert.deepEqual(changedResources(seen), [
+          "update dave@example.com",
+          "update example.com",
+          "update gwen@example.com",
+        ]);
+        // Its users refuse as users; any other address of it (an alias, the catch-all's reach) as
+        // the domain.
+        assert.match(
+          await postfix.rcptReply("gwen@example.com"),
+          /^550 5\.2\.1 .*This mailbox does not accept mail/,
+        );
+        for (const to of ["postmaster@example.com", "nobody@example.com"]) {
+          assert.match(
+            await postfix.rcptReply(to),
+            /^550 5\.2\.1 .*This domain does not accept mail/,
+            to,
+          );
+        }
+        assert.equal((await dovecot.authTest("dave@example.com", dave)).ok, false, "dave kept out");
+        assert.equal((await dovecot.authTest("gwen@example.com", gwen)).ok, false, "gwen kept out");
 
-    t.removePath("vmail:suspendedDomains");
-    await timed("upgrade: lift the suspension", () => t.stack.up(t.opts()));
-    assert.match(await postfix.rcptReply("gwen@example.com"), /^250 /);
-    assert.equal((await dovecot.authTest("gwen@example.com", gwen)).ok, true, "the same password");
-    assert.deepEqual(await generated(), earlier.passwords);
-    await assertNoChanges(t, "upgrade (lifted): ");
-  });
+        t.removePath("vmail:suspendedDomains");
+        await timed("upgrade: lift the suspension", () => t.stack.up(t.opts()));
+        assert.match(await postfix.rcptReply("gwen@example.com"), /^250 /);
+        assert.equal(
+          (await dovecot.authTest("gwen@example.com", gwen)).ok,
+          true,
+          "the same password",
+        );
+        assert.deepEqual(await generated(), earlier.passwords);
+        await assertNoChanges(t, "upgrade (lifted): ");
+      });
 
-  it("4. destroy leaves the maildirs", async () => {
-    await timed("upgrade: destroy", () => t.stack.destroy(t.opts()));
-    assert.ok(await delivered(postfix, mailboxBase(), "gwen/", "while-out-1"));
-  });
-});
+      it("4. destroy leaves the maildirs", async () => {
+        await timed("upgrade: destroy", () => t.stack.destroy(t.opts()));
+        assert.ok(await delivered(postfix, mailboxBase(), "gwen/", "while-out-1"));
+      });
+    },
+  );
+}
