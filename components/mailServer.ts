@@ -154,7 +154,6 @@ export class MailServer extends pulumi.ComponentResource {
           server,
           postfix: spec.postfix,
           submission: spec.submission,
-          mapFiles: maps.files,
           after: [...maps.files, delivery.ready],
         },
         { parent: this },

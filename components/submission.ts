@@ -1,6 +1,7 @@
 // Mail users send mail: Postfix's submission service in master.cf, with the senders map PostfixMaps
 // writes and Dovecot's SASL listener DovecotDelivery makes. It waits for both, so the service
-// never names a map or a socket that is not there yet.
+// never names a map or a socket that is not there yet. A rewritten map reloads Postfix through
+// main.cf's resource, which waits for every map file.
 
 import * as pulumi from "@pulumi/pulumi";
 import { PostfixService } from "../resources/postfixService";
@@ -13,8 +14,6 @@ export interface SubmissionArgs {
   readonly server: Server;
   readonly postfix: PostfixSettings;
   readonly submission: SubmissionSettings;
-  /** The map files (the senders map among them): a rewritten one reloads Postfix. */
-  readonly mapFiles: { written: pulumi.Output<string> }[];
   /** What must be in place first: the map files and Dovecot's SASL listener. */
   readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -33,7 +32,6 @@ export class Submission extends pulumi.ComponentResource {
         options: submissionOptions(submission, senders),
         certFile: submission.certFile,
         keyFile: submission.keyFile,
-        reloadAfter: pulumi.all(args.mapFiles.map((f) => f.written)),
       },
       { parent: this, dependsOn: args.after },
     );

@@ -78,8 +78,6 @@ export interface PostfixServiceInputs extends MasterServiceInput {
   /** Read by the service: the check refuses at preview a server that cannot read them. */
   certFile: string;
   keyFile: string;
-  /** The map files' `written` stamps: a rewritten senders map reloads Postfix too. */
-  reloadAfter: string[];
 }
 
 export interface PostfixServiceOutputs extends PostfixServiceInputs {

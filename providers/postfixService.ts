@@ -63,7 +63,6 @@ export const postfixServiceProvider: pulumi.dynamic.ResourceProvider = {
       "options",
       "certFile",
       "keyFile",
-      "reloadAfter",
     ];
     const changed = keys.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     const renamed = olds.service !== news.service || olds.configDir !== news.configDir;

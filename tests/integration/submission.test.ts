@@ -77,7 +77,6 @@ before(async () => {
     options: submissionOptions(settings, `pgsql:${mapFilePath(m.mapsDir, "senders")}`),
     certFile: settings.certFile,
     keyFile: settings.keyFile,
-    reloadAfter: [],
   };
   assert.deepEqual((await services.check(undefined, inputs)).failures, []);
   await services.create(inputs);
