@@ -109,13 +109,14 @@ export function dovecotPresenceScript(configDir: string): string {
     `[ -f ${shellQuote(p.authConf)} ] || { echo 'no conf.d/10-auth.conf'; exit 0; }`,
     // The auth process loads every module in MODULEDIR/auth, a build-time path (no setting in
     // 2.3) that is mail_plugin_dir's default; a module file is named [lib][NN_]NAME.so.
-    'auth_modules="$(doveconf -d -h mail_plugin_dir)/auth"',
+    "modules=$(doveconf -d -h mail_plugin_dir)",
+    'auth_modules="$modules/auth"',
     `ls "$auth_modules" 2>/dev/null | grep -Eq '^(lib)?([0-9]+_)?driver_pgsql[.]so$' ||`,
     `  { echo "${NO_PGSQL_DRIVER} $auth_modules/libdriver_pgsql.so"; exit 0; }`,
     // Mail is delivered over LMTP (core/dovecotDelivery.ts): Debian's dovecot-lmtpd installs the
     // service beside the modules and adds lmtp to protocols. The protocols are read only where the
     // configuration parses: a run that is replacing vmail's files may see it half-written.
-    'lmtp="$(dirname "$(doveconf -d -h mail_plugin_dir)")/lmtp"',
+    'lmtp="$(dirname "$modules")/lmtp"',
     `[ -x "$lmtp" ] || { echo "${NO_LMTP} no $lmtp"; exit 0; }`,
     `if protocols=$(doveconf -c ${shellQuote(p.main)} -h protocols 2>/dev/null); then`,
     `  printf '%s\\n' $protocols | grep -qx lmtp || { echo "${NO_LMTP} protocols = $protocols"; exit 0; }`,

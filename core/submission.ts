@@ -87,8 +87,13 @@ export function masterReadScript(i: MasterServiceInput): string {
 
 /** Prints `foreign` when master.cf has an entry for the service that vmail did not write. */
 export function masterForeignScript(i: MasterServiceInput): string {
-  return `e=$(postconf ${conf(i)} -M ${key(i)} 2>/dev/null); if [ -n "$e" ] && ! printf '%s\\n' "$e" | grep -qF -- ${shellQuote(OURS)}; then echo foreign; else echo ok; fi`;
+  return `${readEntry(i)}; if ${isForeign}; then echo foreign; else echo ok; fi`;
 }
+
+/** Reads the entry into $e (empty when there is none). */
+const readEntry = (i: MasterServiceInput) => `e=$(${masterReadScript(i)})`;
+/** Whether $e is an entry vmail did not write. */
+const isForeign = `[ -n "$e" ] && ! printf '%s\\n' "$e" | grep -qF -- ${shellQuote(OURS)}`;
 
 /** Why the entry found (masterForeignScript printed `found`) is not vmail's to take. */
 export function masterForeignRefusal(found: string, i: MasterServiceInput): string | undefined {
@@ -129,7 +134,8 @@ export function masterApplyScript(i: MasterServiceInput): string {
   const options = i.options.map(([k, v]) => ` -o ${k}=${v}`).join("");
   const entry = `${i.service} inet n - $chroot - - smtpd${options}`;
   return [
-    `if [ "$(${masterForeignScript(i).replace(/\n/g, "; ")})" = foreign ]; then`,
+    readEntry(i),
+    `if ${isForeign}; then`,
     `  echo ${shellQuote(`vmail: ${masterForeignRefusal("foreign", i) ?? ""}`)} >&2; exit 1`,
     "fi",
     changeMasterCf(i, [
@@ -144,8 +150,8 @@ export function masterApplyScript(i: MasterServiceInput): string {
 /** Removes vmail's entry (only its own), checks and reloads. */
 export function masterRemoveScript(i: MasterServiceInput): string {
   return [
-    `if [ "$(${masterForeignScript(i).replace(/\n/g, "; ")})" = foreign ]; then exit 0; fi`,
-    `[ -n "$(postconf ${conf(i)} -M ${key(i)} 2>/dev/null)" ] || exit 0`,
+    readEntry(i),
+    `if [ -z "$e" ] || ${isForeign}; then exit 0; fi`,
     changeMasterCf(i, [`postconf ${conf(i)} -MX ${key(i)}`]),
   ].join("\n");
 }

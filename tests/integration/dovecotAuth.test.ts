@@ -9,18 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { DOVECOT_SQL_OWNERSHIP } from "../../components/dovecotAuth";
 import { closePools } from "../../providers/db";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
 import { userProvider, type UserOutputs } from "../../providers/rows";
-import { serverFileProvider } from "../../providers/serverFile";
-import {
-  AUTH_INCLUDE_LINE,
-  DOVECOT_AUTH_BLOCK,
-  dovecotPaths,
-  renderAuthInclude,
-  renderDovecotSql,
-} from "../../core/dovecotConfig";
+import { dovecotPaths } from "../../core/dovecotConfig";
 import { HASH_SCHEMES, type HashScheme } from "../../core/passwords";
 import { dbIdentity } from "../../core/target";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
@@ -28,10 +20,10 @@ import { createMailDatabase, type MailDatabaseFixture } from "../support/mailDat
 import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
 import { testDatabaseSettings, useLocalContext } from "../support/providers";
 import { installSystemDeps } from "../support/systemDeps";
+import { writeDovecotFiles } from "../support/dovecotFiles";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const users = userProvider as Provider;
-const files = serverFileProvider as Provider;
 const reload = dovecotReloadProvider as Provider;
 
 const OWNER = "vmaildove";
@@ -46,35 +38,18 @@ const settings = () => testDatabaseSettings(cluster);
 const server = { kind: "local" } as const;
 
 /** Writes Dovecot's files as DovecotAuth declares them, then reloads through the provider. */
-async function writeDovecotFiles(password: string): Promise<void> {
+async function writeVmailFiles(password: string): Promise<void> {
   const s = settings();
-  const paths = dovecotPaths(dovecot.configDir);
-  const written: string[] = [];
-  for (const inputs of [
-    {
-      path: paths.sql,
-      content: renderDovecotSql({
-        port: s.serverPort,
-        dbname: s.name,
-        role: s.dovecotRole ?? "",
-        password,
-        scheme: "BLF-CRYPT",
-        mailboxBase: base,
-        uid,
-        gid,
-      }),
-      ownership: DOVECOT_SQL_OWNERSHIP,
-    },
-    {
-      path: paths.authInclude,
-      content: renderAuthInclude(paths.sql),
-      ownership: { mode: "0644", owner: "root", group: "root" },
-    },
-    { path: paths.authConf, content: AUTH_INCLUDE_LINE, block: DOVECOT_AUTH_BLOCK },
-  ]) {
-    const made = await files.create({ server, ...inputs });
-    written.push((made.outs as { written: string }).written);
-  }
+  const written = await writeDovecotFiles(dovecot.configDir, {
+    port: s.serverPort,
+    dbname: s.name,
+    role: s.dovecotRole ?? "",
+    password,
+    scheme: "BLF-CRYPT",
+    mailboxBase: base,
+    uid,
+    gid,
+  });
   // vmail's reload returns when `doveadm reload` does; Dovecot finishes it a moment later.
   await dovecot.reloadedBy(() =>
     reload.create({ server, configDir: dovecot.configDir, trigger: written }),
@@ -130,7 +105,7 @@ describe("Dovecot's SQL auth as vmail writes it", () => {
   const passwords = new Map<string, string>();
 
   it("writes the SQL file as DovecotAuth declares it (0640 root:dovecot), includes it at the top of 10-auth.conf, and reloads", async () => {
-    await writeDovecotFiles(db.dovecotPassword);
+    await writeVmailFiles(db.dovecotPassword);
     const paths = dovecotPaths(dovecot.configDir);
     const sql = await stat(paths.sql);
     assert.equal(sql.mode & 0o777, 0o640);
@@ -194,7 +169,7 @@ describe("Dovecot's SQL auth as vmail writes it", () => {
   it("a new role password in the SQL file keeps logins working after the reload", async () => {
     const rotated = "rotated0Dovecot0Password";
     await superuserQuery(cluster, `ALTER ROLE maildovecot PASSWORD '${rotated}'`);
-    await writeDovecotFiles(rotated);
+    await writeVmailFiles(rotated);
     const user = "clear-sha512crypt@example.com";
     const r = await dovecot.authTest(user, passwords.get(user) ?? "");
     assert.equal(r.ok, true, r.output);

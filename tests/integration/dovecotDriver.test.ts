@@ -16,25 +16,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
-import { serverFileProvider } from "../../providers/serverFile";
 import { mustRunOnServer } from "../../providers/shell";
-import {
-  AUTH_INCLUDE_LINE,
-  DOVECOT_AUTH_BLOCK,
-  dovecotPaths,
-  renderAuthInclude,
-  renderDovecotSql,
-} from "../../core/dovecotConfig";
 import { shellQuote } from "../../core/scripts";
 import { freePort } from "../support/ports";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
 import { snapshot } from "../support/throwawayDaemon";
 import { installSystemDeps } from "../support/systemDeps";
+import { writeDovecotFiles } from "../support/dovecotFiles";
 import { useShellOnly } from "../support/providers";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 const dovecotProvider = dovecotReloadProvider as Provider;
-const files = serverFileProvider as Provider;
 const server = { kind: "local" } as const;
 const local = { access: server };
 
@@ -58,9 +50,8 @@ async function withoutPgsqlDriver<T>(action: () => Promise<T>): Promise<T> {
 }
 
 /** Writes vmail's three Dovecot files into `configDir` as DovecotAuth declares them. */
-async function writeDovecotFiles(configDir: string): Promise<string[]> {
-  const paths = dovecotPaths(configDir);
-  const sql = renderDovecotSql({
+const writeVmailFiles = (configDir: string) =>
+  writeDovecotFiles(configDir, {
     port: 1, // no database: nothing here logs in
     dbname: "mail",
     role: "maildovecot",
@@ -70,20 +61,6 @@ async function writeDovecotFiles(configDir: string): Promise<string[]> {
     uid: 1000,
     gid: 1000,
   });
-  const written: string[] = [];
-  for (const inputs of [
-    { path: paths.sql, content: sql, ownership: { mode: "0640", owner: "root", group: "dovecot" } },
-    {
-      path: paths.authInclude,
-      content: renderAuthInclude(paths.sql),
-      ownership: { mode: "0644", owner: "root", group: "root" },
-    },
-    { path: paths.authConf, content: AUTH_INCLUDE_LINE, block: DOVECOT_AUTH_BLOCK },
-  ]) {
-    written.push(((await files.create({ server, ...inputs })).outs as { written: string }).written);
-  }
-  return written;
-}
 
 const reloads = (d: DovecotInstance) => d.log().split("SIGHUP received").length - 1;
 
@@ -135,7 +112,7 @@ describe("Dovecot without its pgsql driver", () => {
 
     const broken = await makeDovecotInstance();
     try {
-      await writeDovecotFiles(broken.configDir);
+      await writeVmailFiles(broken.configDir);
       const conf = shellQuote(join(broken.configDir, "dovecot.conf"));
       // The master keeps the stderr it is given: /dev/null, so that the shell's pipes close.
       await withoutPgsqlDriver(() =>
@@ -211,7 +188,7 @@ describe("Dovecot with its pgsql driver", () => {
     const check = await dovecotProvider.check({}, guard);
     assert.equal(check.failures, undefined, JSON.stringify(check));
     assert.deepEqual((await dovecotProvider.create(guard)).outs, guard);
-    const trigger = await writeDovecotFiles(dovecot.configDir);
+    const trigger = await writeVmailFiles(dovecot.configDir);
     const reloadsBefore = reloads(dovecot);
     await dovecot.reloadedBy(() => dovecotProvider.create({ ...guard, trigger }));
     assert.equal(reloads(dovecot), reloadsBefore + 1);

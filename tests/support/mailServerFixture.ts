@@ -8,27 +8,18 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { DOVECOT_SQL_OWNERSHIP } from "../../components/dovecotAuth";
 import {
   LMTP_TRANSPORT,
   parsePostfixQueue,
   postfixQueueScript,
   renderDeliveryConf,
 } from "../../core/dovecotDelivery";
-import {
-  AUTH_INCLUDE_LINE,
-  DOVECOT_AUTH_BLOCK,
-  dovecotPaths,
-  renderAuthInclude,
-  renderDovecotSql,
-} from "../../core/dovecotConfig";
 import { postconfApplyScript } from "../../core/mainCfScripts";
 import { mapFilePath, MAP_NAMES, postconfInput, renderMapFile } from "../../core/postfixConfig";
 import { dbIdentity, type DbIdentity } from "../../core/target";
 import { closePools } from "../../providers/db";
 import { dovecotReloadProvider } from "../../providers/dovecotReload";
 import { domainProvider, userProvider, type UserOutputs } from "../../providers/rows";
-import { serverFileProvider } from "../../providers/serverFile";
 import { mustRunOnServer } from "../../providers/shell";
 import { makeDovecotInstance, type DovecotInstance } from "./dovecotInstance";
 import { createMailDatabase, type MailDatabaseFixture } from "./mailDatabaseFixture";
@@ -36,9 +27,9 @@ import { startPgCluster, type PgCluster } from "./pgCluster";
 import { createPostfixInstance, type PostfixInstance } from "./postfixInstance";
 import { testDatabaseSettings, useLocalContext } from "./providers";
 import { installSystemDeps } from "./systemDeps";
+import { writeDovecotFiles } from "./dovecotFiles";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
-const files = serverFileProvider as Provider;
 const reload = dovecotReloadProvider as Provider;
 
 const STACK = "organization/vmail/fixture";
@@ -127,7 +118,7 @@ export async function startMailServer(owner: string, sasl = false): Promise<Mail
       await rm(dir, { recursive: true, force: true });
     },
   };
-  await writeDovecotFiles(fixture, sasl);
+  await writeVmailFiles(fixture, sasl);
   const domain = { domain: "example.com", gid, transport: LMTP_TRANSPORT, stack: STACK };
   await domainProvider.create?.({ row: domain, target });
   await domainProvider.create?.({
@@ -150,43 +141,26 @@ export async function startMailServer(owner: string, sasl = false): Promise<Mail
 }
 
 /** Dovecot's files as DovecotAuth and DovecotDelivery declare them, then the reload. */
-async function writeDovecotFiles(f: MailServerFixture, sasl: boolean): Promise<void> {
+async function writeVmailFiles(f: MailServerFixture, sasl: boolean): Promise<void> {
   const s = testDatabaseSettings(f.cluster);
-  const paths = dovecotPaths(f.dovecot.configDir);
   const queue = parsePostfixQueue(
     await mustRunOnServer(LOCAL, "postfix queue", postfixQueueScript(f.postfix.configDir)),
   );
-  const written: string[] = [];
-  for (const inputs of [
-    {
-      path: paths.sql,
-      content: renderDovecotSql({
-        port: s.serverPort,
-        dbname: s.name,
-        role: s.dovecotRole ?? "",
-        password: f.db.dovecotPassword,
-        scheme: "BLF-CRYPT",
-        mailboxBase: f.mailboxBase,
-        uid: f.uid,
-        gid: f.gid,
-      }),
-      ownership: DOVECOT_SQL_OWNERSHIP,
-    },
-    {
-      path: paths.authInclude,
-      content: renderAuthInclude(paths.sql),
-      ownership: { mode: "0644", owner: "root", group: "root" },
-    },
-    { path: paths.authConf, content: AUTH_INCLUDE_LINE, block: DOVECOT_AUTH_BLOCK },
-    {
-      path: paths.delivery,
-      content: renderDeliveryConf(queue, sasl),
-      ownership: { mode: "0644", owner: "root", group: "root" },
-    },
-  ]) {
-    const made = await files.create({ server, ...inputs });
-    written.push((made.outs as { written: string }).written);
-  }
+  const sql = {
+    port: s.serverPort,
+    dbname: s.name,
+    role: s.dovecotRole ?? "",
+    password: f.db.dovecotPassword,
+    scheme: "BLF-CRYPT" as const,
+    mailboxBase: f.mailboxBase,
+    uid: f.uid,
+    gid: f.gid,
+  };
+  const written = await writeDovecotFiles(
+    f.dovecot.configDir,
+    sql,
+    renderDeliveryConf(queue, sasl),
+  );
   await f.dovecot.reloadedBy(() =>
     reload.create({ server, configDir: f.dovecot.configDir, trigger: written }),
   );
