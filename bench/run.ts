@@ -1,15 +1,25 @@
-// npm run bench [-- N ...]: vmail at scale with the real engine and a throwaway PostgreSQL
-// cluster, against an Ansible peer and a single psql transaction (the floor), in the same run.
-// Prints one `name value unit` line per figure, then the ratios, and writes bench/results.json.
+// npm run bench [-- N ...]: vmail's whole program (index.ts, its Pulumi.yaml, the plugins) under
+// the real engine at N mailboxes, converging a throwaway PostgreSQL cluster and a private Postfix
+// and Dovecot; then, at N = 1,000, the same rows converged by an Ansible peer and by one psql
+// transaction (the floor), in the same run. Prints one `name value unit` line per figure, then
+// the ratios and the growth, and writes bench/results.json.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { closePools } from "../providers/db";
-import { createTestStack, ensureEngine } from "../tests/support/engine";
+import {
+  createTestStack,
+  ensureEngine,
+  PROJECT_FILES,
+  type TestStack,
+} from "../tests/support/engine";
+import { makeDovecotInstance } from "../tests/support/dovecotInstance";
 import { createMailDatabase } from "../tests/support/mailDatabaseFixture";
 import { startPgCluster, superuserQuery, type PgCluster } from "../tests/support/pgCluster";
+import { missingPlugins } from "../tests/support/plugins";
+import { createPostfixInstance } from "../tests/support/postfixInstance";
 import { testDatabaseSettings } from "../tests/support/providers";
 import { REPO } from "../tests/support/stackFiles";
 import { asStackConfig, generateAccounts, type Accounts } from "./accounts";
@@ -17,13 +27,14 @@ import { PeakMemory } from "./processes";
 import { floorSql, psycopgUpsert, rowsOf } from "./rows";
 
 const GID = 1002;
+const OWNER = "vmailbench";
 const SIZES = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => n > 0);
-const NS = SIZES.length > 0 ? SIZES : [100, 1000, 5000];
-// The setting the README recommends for large stacks; VMAIL_BENCH_CHECKPOINTS=1 measures without.
-const SKIP_CHECKPOINTS = process.env.VMAIL_BENCH_CHECKPOINTS !== "1";
+const NS = SIZES.length > 0 ? SIZES : [1000, 5000, 20000];
+/** The peers run at this size only: their ratio to vmail is the same story at every N. */
+const PEER_N = 1000;
 // VMAIL_BENCH_PEERS=0 measures vmail alone (quicker, for work on vmail itself).
 const WITH_PEERS = process.env.VMAIL_BENCH_PEERS !== "0";
 
@@ -66,58 +77,124 @@ async function emptyTables(cluster: PgCluster): Promise<void> {
   await superuserQuery(cluster, "TRUNCATE users, transports, aliases", [], "mail");
 }
 
-async function benchVmail(n: number, accounts: Accounts, cluster: PgCluster, dir: string) {
-  const db = await createMailDatabase(cluster, testDatabaseSettings(cluster), { tables: false });
-  await closePools();
-  const config = asStackConfig(accounts);
-  const t = await createTestStack(
-    `bench-n${n}`,
-    { projectDir: join(REPO, "bench", "program") },
-    {
-      "vmail:pgHost": { value: "127.0.0.1" },
-      "vmail:pgPort": { value: String(cluster.port) },
-      "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true },
-      "vmail:pgHbaFile": { value: cluster.hbaFile },
-      "vmail:postfixMapsDir": { value: join(dir, "pgsql") },
-      "vmail:accountsFile": { value: "accounts.json" },
-      "vmailBench:gid": { value: String(GID) },
-      "vmailBench:readerPassword": { value: db.readerPassword, secret: true },
-    },
-  );
-  const writeAccounts = (users: object[]) =>
-    writeFileSync(join(t.workDir, "accounts.json"), JSON.stringify({ ...config, users }));
-  writeAccounts(config.users);
+/** The stack's state file in the file backend (compressed, where the backend compresses). */
+function stateFile(t: TestStack, stack: string): string {
+  const root = t.env.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
+  const dir = join(root, ".pulumi", "stacks", "vmail");
+  const file = readdirSync(dir).find((f) => f.startsWith(`${stack}.json`));
+  if (!file) throw new Error(`no state file for ${stack} in ${dir}`);
+  return join(dir, file);
+}
+
+/** Runs one engine operation, failing the benchmark on anything but success. */
+async function succeeded<R extends { summary: { result?: string } }>(
+  what: string,
+  work: () => Promise<R>,
+): Promise<[number, R]> {
+  const [s, r] = await seconds(work);
+  if (r.summary.result !== "succeeded") throw new Error(`${what} did not succeed`);
+  return [s, r];
+}
+
+/**
+ * The whole program at N mailboxes. The first `up` sets the server up (the mail owner, roles,
+ * database, grants, tables, files) with the domains and no mailbox: it needs the engine's
+ * checkpoints (vmail refuses to create roles or the database without them). Every later step runs
+ * with PULUMI_SKIP_CHECKPOINTS=true, as the README advises for large stacks: `up_empty` adds the N
+ * mailboxes and their aliases to that stack.
+ */
+async function benchVmail(n: number, accounts: Accounts): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `vmail-bench-n${n}-`));
+  chmodSync(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
+  const cluster = await startPgCluster();
+  const postfix = await createPostfixInstance();
+  const dovecot = await makeDovecotInstance();
+  let t: TestStack | undefined;
   try {
+    await postfix.start();
+    await dovecot.start();
+    const stack = `bench-n${n}`;
+    t = await createTestStack(
+      stack,
+      {
+        projectDir: REPO,
+        files: PROJECT_FILES,
+        stackFile: {
+          "vmail:protect": false,
+          "vmail:pgHost": "127.0.0.1",
+          "vmail:pgPort": cluster.port,
+          "vmail:pgHbaFile": cluster.hbaFile,
+          "vmail:mailUser": OWNER,
+          "vmail:mailGroup": OWNER,
+          "vmail:mailboxBase": join(dir, "mail"),
+          "vmail:postfixConfigDir": postfix.configDir,
+          "vmail:postfixMapsDir": join(dir, "pgsql"),
+          "vmail:dovecotConfigDir": dovecot.configDir,
+          "vmail:accountsFile": "accounts.json",
+        },
+      },
+      { "vmail:pgAdminPassword": { value: cluster.superPassword, secret: true } },
+    );
+    const stackRef = t;
+    const config = asStackConfig(accounts);
+    const writeAccounts = (users: object[], aliases: object[]) =>
+      writeFileSync(
+        join(stackRef.workDir, "accounts.json"),
+        JSON.stringify({ domains: config.domains, users, aliases }),
+      );
+    writeAccounts([], []);
+    const [base] = await succeeded("the first up", () => stackRef.stack.up());
+    record(`up_base_n${n}`, base, "s");
+
+    stackRef.stack.workspace.envVars.PULUMI_SKIP_CHECKPOINTS = "true";
+    writeAccounts(config.users, config.aliases);
     const memory = new PeakMemory();
     memory.start();
-    const [upEmpty, up] = await seconds(() => t.stack.up());
+    const [upEmpty] = await succeeded("up", () => stackRef.stack.up());
     const peaks = memory.stop();
-    if (up.summary.result !== "succeeded") throw new Error(`up failed: ${up.stdout}`);
     record(`up_empty_n${n}`, upEmpty, "s");
+    record(`state_bytes_n${n}`, statSync(stateFile(stackRef, stack)).size, "B");
+
     const previewCpu = new PeakMemory();
     previewCpu.start();
-    const [preview] = await seconds(() => t.stack.preview());
-    previewCpu.stop();
+    const [preview] = await seconds(() => stackRef.stack.preview({ expectNoChanges: true }));
+    const previewPeaks = previewCpu.stop();
     record(`noop_preview_n${n}`, preview, "s");
     for (const [role, cpu] of Object.entries(previewCpu.cpuByRole())) {
       record(`noop_preview_cpu_${role}_n${n}`, cpu, "s");
     }
-    const [noopUp] = await seconds(() => t.stack.up({ expectNoChanges: true }));
+    const [noopUp] = await succeeded("no-op up", () =>
+      stackRef.stack.up({ expectNoChanges: true }),
+    );
     record(`noop_up_n${n}`, noopUp, "s");
-    writeAccounts([
-      ...config.users,
-      { address: `added@${accounts.domains[1]}`, realname: "Added" },
-    ]);
-    const [addOne, added] = await seconds(() => t.stack.up());
-    if (added.summary.resourceChanges?.create !== 1) {
-      throw new Error(`adding one mailbox made ${JSON.stringify(added.summary.resourceChanges)}`);
-    }
+
+    writeAccounts(
+      [...config.users, { address: `added@${accounts.domains[1]}`, realname: "Added" }],
+      config.aliases,
+    );
+    const addMemory = new PeakMemory();
+    addMemory.start();
+    const [addOne, added] = await succeeded("adding one", () => stackRef.stack.up());
+    const addPeaks = addMemory.stop();
+    const changes = added.summary.resourceChanges ?? {};
+    if (changes.create !== 1 || Object.keys(changes).some((k) => !["create", "same"].includes(k)))
+      throw new Error(`adding one mailbox made ${JSON.stringify(changes)}`);
     record(`add_one_n${n}`, addOne, "s");
-    record(`rss_program_n${n}`, peaks.program, "MiB");
-    record(`rss_engine_n${n}`, peaks.engine, "MiB");
-    record(`rss_provider_n${n}`, peaks.provider, "MiB");
+
+    const all = [peaks, previewPeaks, addPeaks];
+    record(`rss_total_n${n}`, Math.max(...all.map((p) => p.total)), "MiB");
+    for (const role of ["program", "engine", "provider", "plugin"] as const) {
+      record(`rss_${role}_n${n}`, Math.max(...all.map((p) => p[role])), "MiB");
+    }
   } finally {
-    await t.remove();
+    await t?.remove();
+    await closePools();
+    await postfix.stop();
+    await dovecot.stop();
+    await cluster.stop();
+    spawnSync("userdel", [OWNER]);
+    spawnSync("groupdel", [OWNER]);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -207,64 +284,58 @@ async function benchFloor(n: number, accounts: Accounts, cluster: PgCluster, dir
 function ratios(): Figure[] {
   const value = (name: string) => figures.find((f) => f.name === name)?.value;
   const out: Figure[] = [];
-  for (const n of NS) {
-    const pairs: [string, string, string][] = [
-      [`ratio_vmail_ansible_up_empty_n${n}`, `up_empty_n${n}`, `ansible_up_empty_n${n}`],
-      [`ratio_vmail_ansible_noop_n${n}`, `noop_up_n${n}`, `ansible_noop_n${n}`],
-      [`ratio_vmail_floor_up_empty_n${n}`, `up_empty_n${n}`, `psql_floor_n${n}`],
-    ];
-    for (const [name, a, b] of pairs) {
-      const [x, y] = [value(a), value(b)];
-      if (x !== undefined && y)
-        out.push({ name, value: Math.round((x / y) * 100) / 100, unit: "x" });
-    }
+  const n = PEER_N;
+  const pairs: [string, string, string][] = [
+    [`ratio_vmail_ansible_up_empty_n${n}`, `up_empty_n${n}`, `ansible_up_empty_n${n}`],
+    [`ratio_vmail_ansible_noop_n${n}`, `noop_up_n${n}`, `ansible_noop_n${n}`],
+    [`ratio_vmail_floor_up_empty_n${n}`, `up_empty_n${n}`, `psql_floor_n${n}`],
+  ];
+  // Linear growth from 5,000 to 20,000 mailboxes is 4x.
+  for (const f of ["up_empty", "noop_preview", "noop_up", "add_one", "rss_total", "state_bytes"]) {
+    pairs.push([`growth_${f}_n20000_over_n5000`, `${f}_n20000`, `${f}_n5000`]);
   }
-  const base = 1000;
-  if (NS.includes(base) && NS.includes(5000)) {
-    for (const f of ["up_empty", "noop_preview", "noop_up", "add_one"]) {
-      const [x, y] = [value(`${f}_n5000`), value(`${f}_n${base}`)];
-      if (x !== undefined && y)
-        out.push({
-          name: `growth_${f}_n5000_over_n1000`,
-          value: Math.round((x / y) * 100) / 100,
-          unit: "x",
-        });
-    }
+  for (const [name, a, b] of pairs) {
+    const [x, y] = [value(a), value(b)];
+    if (x !== undefined && y) out.push({ name, value: Math.round((x / y) * 100) / 100, unit: "x" });
   }
   for (const r of out) console.log(`${r.name} ${r.value} ${r.unit}`);
   return out;
 }
 
+async function benchPeers(n: number, accounts: Accounts): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `vmail-bench-peers-n${n}-`));
+  const cluster = await startPgCluster();
+  try {
+    await createMailDatabase(cluster, testDatabaseSettings(cluster));
+    await benchAnsible(n, accounts, cluster, dir);
+    await benchFloor(n, accounts, cluster, dir);
+  } finally {
+    await closePools();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   execFileSync("bash", [join(REPO, "scripts/install-system-deps")], { stdio: "inherit" });
-  ensureAnsible();
   ensureEngine();
-  if (SKIP_CHECKPOINTS) process.env.PULUMI_SKIP_CHECKPOINTS = "true";
-  console.log(
-    `# vmail bench: N = ${NS.join(", ")}; ${cpus().length} cores; skip checkpoints: ${SKIP_CHECKPOINTS}`,
-  );
+  const missing = missingPlugins();
+  if (missing.length > 0)
+    throw new Error(
+      `the benchmark runs the whole program and needs these plugins in Pulumi's plugin cache: ${missing.join(", ")} (README: "Building the toolchain")`,
+    );
+  if (WITH_PEERS) ensureAnsible();
+  console.log(`# vmail bench: N = ${NS.join(", ")}; ${cpus().length} cores; whole program`);
   for (const n of NS) {
     const accounts = generateAccounts(n);
-    const dir = mkdtempSync(join(tmpdir(), `vmail-bench-n${n}-`));
-    chmodSync(dir, 0o755);
-    const cluster = await startPgCluster();
-    try {
-      await benchVmail(n, accounts, cluster, dir);
-      if (WITH_PEERS) {
-        await benchAnsible(n, accounts, cluster, dir);
-        await benchFloor(n, accounts, cluster, dir);
-      }
-    } finally {
-      await closePools();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await benchVmail(n, accounts);
+    if (WITH_PEERS && n === PEER_N) await benchPeers(n, accounts);
   }
   const computed = ratios();
   const results = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) },
-    settings: { sizes: NS, skipCheckpoints: SKIP_CHECKPOINTS },
+    settings: { sizes: NS, peersAt: WITH_PEERS ? PEER_N : null },
     figures,
     ratios: computed,
   };
