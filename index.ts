@@ -1,5 +1,6 @@
 // vmail: converge one mail server's virtual mail accounts from this stack's config.
 import "./program/fastStackTraces";
+import "./program/quietSdkDebug";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./program/stackConfig";
 import { MailServer } from "./components/mailServer";

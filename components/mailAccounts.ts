@@ -31,28 +31,29 @@ export interface MailAccountsArgs {
 }
 
 /**
- * Rows registered together before the program waits for the engine to answer them. The SDK
- * prepares every registration it is given at once, so 5,000 mailboxes in one go peaked at 1.1 GiB
- * in the program; in batches it stays well under 1 GiB. A stack of up to ROW_BATCH rows goes in
- * one batch, without any wait.
+ * Rows the program has registered and the engine not yet answered, at most. The SDK prepares
+ * every registration it is given at once, so 5,000 mailboxes in one go peaked at 1.1 GiB in the
+ * program. A window (each row once the one ROW_WINDOW before it is answered) bounds that as
+ * batches did, without the stall at the end of each batch, when the program had nothing to do
+ * until the engine had answered the batch's last row.
  */
-export const ROW_BATCH = 2000;
+export const ROW_WINDOW = 2000;
 
 /**
- * Registers every row, a batch at a time, each batch once the last one is registered. The first
- * batch too is made after an await: the SDK records the whole call stack of every resource in the
- * state, and from there that stack is this function and the row's own lines, not the program's
- * every frame down to index.ts (about half a kilobyte of state a row).
+ * Registers every row, keeping at most ROW_WINDOW unanswered. The first row too is made after an
+ * await: the SDK records the whole call stack of every resource in the state, and from there that
+ * stack is this function and the row's own lines, not the program's every frame down to index.ts
+ * (about half a kilobyte of state a row).
  */
-async function registerInBatches(rows: (() => pulumi.Resource)[]): Promise<pulumi.Resource[]> {
+async function registerInWindow(rows: (() => pulumi.Resource)[]): Promise<pulumi.Resource[]> {
   const made: pulumi.Resource[] = [];
+  const answered: Promise<unknown>[] = [];
   await Promise.resolve();
-  for (let i = 0; i < rows.length; i += ROW_BATCH) {
-    const batch = rows.slice(i, i + ROW_BATCH).map((make) => make());
-    made.push(...batch);
-    if (i + ROW_BATCH < rows.length) {
-      await Promise.all(batch.map((r) => new Promise((registered) => r.urn.apply(registered))));
-    }
+  for (const [i, make] of rows.entries()) {
+    if (i >= ROW_WINDOW) await answered[i - ROW_WINDOW];
+    const row = make();
+    made.push(row);
+    answered.push(new Promise((registered) => row.urn.apply(registered)));
   }
   return made;
 }
@@ -63,7 +64,7 @@ export class MailAccounts extends pulumi.ComponentResource {
   readonly domains: MailDomain[];
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;
-  /** Every row resource, once the last batch is registered. */
+  /** Every row resource, once the last one is registered. */
   readonly registered: Promise<pulumi.Resource[]>;
 
   constructor(name: string, args: MailAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -115,7 +116,7 @@ export class MailAccounts extends pulumi.ComponentResource {
       ...args.aliases.map((a) => () => alias(a)),
     ];
     // Users come first, in spec order: made[i] is the resource of args.users[i].
-    const rows = registerInBatches(entries);
+    const rows = registerInWindow(entries);
     this.registered = rows.then((made) => [...this.domains, ...made]);
     const generated = pulumi.output(rows).apply((made) => {
       const pairs = args.users.flatMap((u, i) =>
