@@ -11,6 +11,7 @@ import type { DatabaseSettings, DovecotSettings } from "../core/config";
 import {
   AUTH_INCLUDE_LINE,
   DOVECOT_AUTH_BLOCK,
+  dovecotCheckScript,
   dovecotPaths,
   renderAuthInclude,
   renderDovecotSql,
@@ -95,13 +96,19 @@ export class DovecotAuth extends pulumi.ComponentResource {
         path: paths.authInclude,
         content: renderAuthInclude(paths.sql),
         ownership: { mode: "0644", owner: "root", group: "root" },
+        verify: dovecotCheckScript(dovecot.configDir),
       },
       child,
     );
     // Included only once both files are there: Dovecot never reads a half-written setup.
     const block = server.file(
       `${name}-auth-block`,
-      { path: paths.authConf, content: AUTH_INCLUDE_LINE, block: DOVECOT_AUTH_BLOCK },
+      {
+        path: paths.authConf,
+        content: AUTH_INCLUDE_LINE,
+        block: DOVECOT_AUTH_BLOCK,
+        verify: dovecotCheckScript(dovecot.configDir),
+      },
       { parent: this, dependsOn: [sql, include] },
     );
     new DovecotReload(

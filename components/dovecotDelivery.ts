@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DovecotReload } from "../resources/dovecotReload";
 import type { Server } from "../resources/server";
 import type { DovecotSettings } from "../core/config";
-import { dovecotPaths } from "../core/dovecotConfig";
+import { dovecotCheckScript, dovecotPaths } from "../core/dovecotConfig";
 import { parsePostfixQueue, postfixQueueScript, renderDeliveryConf } from "../core/dovecotDelivery";
 
 export interface DovecotDeliveryArgs {
@@ -44,6 +44,7 @@ export class DovecotDelivery extends pulumi.ComponentResource {
         path: dovecotPaths(dovecot.configDir).delivery,
         content: queue.stdout.apply((out) => renderDeliveryConf(parsePostfixQueue(out), args.sasl)),
         ownership: { mode: "0644", owner: "root", group: "root" },
+        verify: dovecotCheckScript(dovecot.configDir),
       },
       { parent: this, dependsOn: args.after },
     );

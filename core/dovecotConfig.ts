@@ -152,6 +152,14 @@ export function dovecotRefusal(found: string, configDir: string): string | undef
 }
 
 /**
+ * Dovecot's own check of its whole configuration (its message on stderr when it fails): run after
+ * each of vmail's Dovecot files is written, which is put back when it fails (ServerFile's verify).
+ */
+export function dovecotCheckScript(configDir: string): string {
+  return `doveconf -c ${shellQuote(dovecotPaths(configDir).main)} -n >/dev/null`;
+}
+
+/**
  * Checks the whole configuration with `doveconf -n` (its own message on failure), then reloads
  * Dovecot if it runs (its master.pid under base_dir names a live process). A master running for
  * that base_dir but started with another config file (`dovecot -c OTHER`, or no -c: Dovecot's
@@ -162,7 +170,7 @@ export function dovecotRefusal(found: string, configDir: string): string | undef
 export function dovecotReloadScript(configDir: string): string {
   const conf = shellQuote(dovecotPaths(configDir).main);
   return [
-    `doveconf -c ${conf} -n >/dev/null`,
+    dovecotCheckScript(configDir),
     `base=$(doveconf -c ${conf} -h base_dir)`,
     'pid=$(cat "$base/master.pid" 2>/dev/null || true)',
     'if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',

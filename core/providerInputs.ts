@@ -71,6 +71,11 @@ export interface ServerFileInputs {
   /** Whole file: mode and owner to set. Block: the file keeps its own. */
   ownership?: FileOwnership;
   block?: BlockSpec;
+  /**
+   * A check run on the server after each write (a service's own config check): when it fails,
+   * the file is put back as it was (or removed, if it was not there) and the write refused.
+   */
+  verify?: string;
 }
 
 export interface PostfixServiceInputs extends MasterServiceInput {

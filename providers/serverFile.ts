@@ -16,7 +16,7 @@ import {
   type FileOwnership,
   type FileState,
 } from "../core/scripts";
-import { mustRunOnServer, mustRunOnServerForBytes, type ShellTarget } from "./shell";
+import { mustRunOnServer, mustRunOnServerForBytes, runOnServer, type ShellTarget } from "./shell";
 import { targetMoved, type ServerIdentity } from "../core/target";
 
 interface ServerFileOutputs {
@@ -53,10 +53,12 @@ async function readState(shell: ShellTarget, path: string): Promise<FileState> {
 
 async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<ServerFileOutputs> {
   const { path, block, ownership } = inputs;
-  if (block) {
-    const current = await readState(shell, path);
-    const text = withBlock(current.content ?? "", block, fromUtf8(inputs.content));
-    await editShared(shell, path, current, text, {
+  if (inputs.verify) await refuseIfFailingAlready(shell, path, inputs.verify);
+  // Read first when the write may have to be taken back: a block needs the text around it anyway.
+  const before = block || inputs.verify ? await readState(shell, path) : undefined;
+  if (block && before) {
+    const text = withBlock(before.content ?? "", block, fromUtf8(inputs.content));
+    await editShared(shell, path, before, text, {
       mustExist: block.mustExist ?? false,
       rootsOnly: block.rootsOnly,
     });
@@ -69,6 +71,7 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
       inputs.content,
     );
   }
+  if (inputs.verify && before) await verifyOrPutBack(shell, inputs, before);
   const outs = {
     path,
     ownership,
@@ -77,6 +80,50 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
     written: writeStamp(),
   };
   return { server: inputs.server, ...outs };
+}
+
+/** A check that fails before vmail writes anything is the server's own trouble: nothing written. */
+async function refuseIfFailingAlready(shell: ShellTarget, path: string, verify: string) {
+  const checked = await runOnServer(shell, verify);
+  if (checked.code === 0) return;
+  throw new Error(
+    `vmail: ${path}: the server's configuration already fails its check before vmail writes this file (${outputOf(checked)}); nothing was written: fix the configuration first`,
+  );
+}
+
+const outputOf = (r: { stdout: string; stderr: string }) => (r.stderr || r.stdout).trim();
+
+/**
+ * Runs the file's check; when it fails, puts back the bytes and mode the file had (or removes
+ * it, if it was not there), then refuses with the check's own message. The state keeps the
+ * file's last good write, and the server the configuration it had.
+ */
+async function verifyOrPutBack(
+  shell: ShellTarget,
+  inputs: ServerFileInputs,
+  before: FileState,
+): Promise<void> {
+  const checked = await runOnServer(shell, inputs.verify ?? "true");
+  if (checked.code === 0) return;
+  const { path } = inputs;
+  if (!before.present) {
+    await mustRunOnServer(shell, `removing ${path} again`, deleteFileScript(path));
+  } else {
+    const own = {
+      mode: before.mode ?? "0644",
+      owner: before.owner ?? "",
+      group: before.group ?? "",
+    };
+    await mustRunOnServer(
+      shell,
+      `putting ${path} back`,
+      writeFileScript(path, own),
+      asBytes(before.content ?? ""),
+    );
+  }
+  throw new Error(
+    `vmail: ${path}: the server's check refused the configuration with vmail's new content (${outputOf(checked)}); the file is back as it was before this write`,
+  );
 }
 
 export const serverFileProvider: pulumi.dynamic.ResourceProvider = {

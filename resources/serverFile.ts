@@ -16,6 +16,8 @@ export interface ServerFileArgs {
   content: pulumi.Input<string>;
   ownership?: pulumi.Input<FileOwnership>;
   block?: pulumi.Input<BlockSpec>;
+  /** Run after each write; its failure puts the file back (ServerFileInputs.verify). */
+  verify?: string;
 }
 
 export class ServerFile extends pulumi.dynamic.Resource {
