@@ -21,7 +21,7 @@ import { startPgCluster, superuserQuery, type PgCluster } from "../tests/support
 import { missingPlugins } from "../tests/support/plugins";
 import { createPostfixInstance } from "../tests/support/postfixInstance";
 import { testDatabaseSettings, useLocalContext } from "../tests/support/providers";
-import { REPO } from "../tests/support/stackFiles";
+import { privateServerConfig, REPO } from "../tests/support/stackFiles";
 import { asStackConfig, generateAccounts, type Accounts } from "./accounts";
 import { PeakMemory } from "./processes";
 import { floorSql, psycopgUpsert, rowsOf } from "./rows";
@@ -134,16 +134,7 @@ async function benchVmail(n: number, accounts: Accounts): Promise<void> {
         projectDir: REPO,
         files: PROJECT_FILES,
         stackFile: {
-          "vmail:protect": false,
-          "vmail:pgHost": "127.0.0.1",
-          "vmail:pgPort": cluster.port,
-          "vmail:pgHbaFile": cluster.hbaFile,
-          "vmail:mailUser": OWNER,
-          "vmail:mailGroup": OWNER,
-          "vmail:mailboxBase": join(dir, "mail"),
-          "vmail:postfixConfigDir": postfix.configDir,
-          "vmail:postfixMapsDir": join(dir, "pgsql"),
-          "vmail:dovecotConfigDir": dovecot.configDir,
+          ...privateServerConfig({ cluster, postfix, dovecot, owner: OWNER, dir }),
           "vmail:accountsFile": "accounts.json",
         },
       },

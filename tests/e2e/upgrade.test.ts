@@ -29,7 +29,7 @@ import { startPgCluster, storedRow, superuserQuery, type PgCluster } from "../su
 import { pluginGate } from "../support/plugins";
 import { createPostfixInstance, type PostfixInstance } from "../support/postfixInstance";
 import { makeDovecotInstance, type DovecotInstance } from "../support/dovecotInstance";
-import { REPO } from "../support/stackFiles";
+import { privateServerConfig, REPO } from "../support/stackFiles";
 import { installSystemDeps } from "../support/systemDeps";
 import { SCHEMA_VERSION } from "../../core/tables";
 
@@ -71,16 +71,7 @@ const mailboxBase = () => join(dir, "mail");
 
 function stackFile(): Record<string, unknown> {
   return {
-    "vmail:protect": false,
-    "vmail:pgHost": "127.0.0.1",
-    "vmail:pgPort": cluster.port,
-    "vmail:pgHbaFile": cluster.hbaFile,
-    "vmail:mailUser": OWNER,
-    "vmail:mailGroup": OWNER,
-    "vmail:mailboxBase": mailboxBase(),
-    "vmail:postfixConfigDir": postfix.configDir,
-    "vmail:postfixMapsDir": join(dir, "pgsql"),
-    "vmail:dovecotConfigDir": dovecot.configDir,
+    ...privateServerConfig({ cluster, postfix, dovecot, owner: OWNER, dir }),
     "vmail:domains": ["example.com"],
     "vmail:users": [
       { address: "dave@example.com", maildir: "dave/" },

@@ -77,3 +77,30 @@ export function refusalOf(overrides: Record<string, unknown>): string {
   }
   assert.fail("expected the config to be refused");
 }
+
+/** What a stack needs to converge a throwaway cluster and a private Postfix and Dovecot. */
+export interface PrivateServer {
+  cluster: { port: number; hbaFile: string };
+  postfix: { configDir: string };
+  dovecot: { configDir: string };
+  /** The mail owner's account (made by vmail), its group of the same name. */
+  owner: string;
+  /** A 0755 folder for the maildirs and the map files. */
+  dir: string;
+}
+
+/** The stack file's keys that point vmail at a private server (no accounts, no secrets). */
+export function privateServerConfig(s: PrivateServer): Record<string, unknown> {
+  return {
+    "vmail:protect": false,
+    "vmail:pgHost": "127.0.0.1",
+    "vmail:pgPort": s.cluster.port,
+    "vmail:pgHbaFile": s.cluster.hbaFile,
+    "vmail:mailUser": s.owner,
+    "vmail:mailGroup": s.owner,
+    "vmail:mailboxBase": join(s.dir, "mail"),
+    "vmail:postfixConfigDir": s.postfix.configDir,
+    "vmail:postfixMapsDir": join(s.dir, "pgsql"),
+    "vmail:dovecotConfigDir": s.dovecot.configDir,
+  };
+}
