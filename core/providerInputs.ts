@@ -72,8 +72,9 @@ export interface ServerFileInputs {
   ownership?: FileOwnership;
   block?: BlockSpec;
   /**
-   * A check run on the server after each write (a service's own config check): when it fails,
-   * the file is put back as it was (or removed, if it was not there) and the write refused.
+   * A service's own config check, run on the server before and after each write: when the write
+   * makes a passing configuration fail, the file is put back as it was (or removed, if it was not
+   * there) and the write refused.
    */
   verify?: string;
 }

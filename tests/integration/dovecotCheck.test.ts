@@ -88,25 +88,26 @@ describe("a Dovecot file checked by doveconf after each write", () => {
     assert.ok(readFileSync(path).equals(operators), "exactly the operator's bytes");
   });
 
-  it("a configuration that fails before the write is refused with nothing written", async () => {
-    const path = dovecotPaths(dovecot.configDir).delivery;
-    const main = dovecotPaths(dovecot.configDir).main;
-    const original = readFileSync(main);
-    writeFileSync(main, Buffer.concat([original, Buffer.from(BROKEN)]));
+  it("a configuration that failed already keeps the write: it may be what was missing", async () => {
+    // As in a replacement, where the include file is deleted before it is written again: the
+    // block in 10-auth.conf names a file that is not there, so doveconf fails until it is back.
+    const include = dovecotPaths(dovecot.configDir).authInclude;
+    const auth = dovecotPaths(dovecot.configDir).authConf;
+    const verify = dovecotCheckScript(dovecot.configDir);
+    const operators = readFileSync(auth);
+    await files.create({
+      path: auth,
+      content: "!include auth-vmail-sql.conf.ext\n",
+      block: DOVECOT_AUTH_BLOCK,
+    });
     try {
-      const before = readFileSync(path, "utf8");
-      await assert.rejects(
-        files.create({
-          path,
-          content: "# vmail: second\n",
-          ownership: ROOT_0644,
-          verify: dovecotCheckScript(dovecot.configDir),
-        }),
-        /already fails its check before vmail writes this file .*nothing was written/s,
-      );
-      assert.equal(readFileSync(path, "utf8"), before);
+      assert.equal(doveconfPasses(), false, "the include names a missing file");
+      const content = "# vmail: the include, back\n";
+      await files.create({ path: include, content, ownership: ROOT_0644, verify });
+      assert.equal(readFileSync(include, "utf8"), content, "kept");
+      assert.ok(doveconfPasses(), "and the configuration passes again");
     } finally {
-      writeFileSync(main, original);
+      writeFileSync(auth, operators);
     }
   });
 });
