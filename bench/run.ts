@@ -333,7 +333,7 @@ async function main(): Promise<void> {
   const missing = missingPlugins();
   if (missing.length > 0)
     throw new Error(
-      `the benchmark runs the whole program and needs these plugins in Pulumi's plugin cache: ${missing.join(", ")} (README: "Building the toolchain")`,
+      `the benchmark runs the whole program and needs these plugins in Pulumi's plugin cache: ${missing.join(", ")} (README: "The engine without release downloads")`,
     );
   if (WITH_PEERS) ensureAnsible();
   console.log(`# vmail bench: N = ${NS.join(", ")}; ${cpus().length} cores; whole program`);
