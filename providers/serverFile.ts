@@ -55,9 +55,9 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
   const { path, block, ownership } = inputs;
   // Only a write that breaks a configuration that passed is taken back: one that failed already
   // may be failing for want of this very file (its include, deleted first by a replacement).
-  const passedBefore = inputs.verify ? await passes(shell, inputs.verify) : false;
+  const verify = inputs.verify && (await passes(shell, inputs.verify)) ? inputs.verify : undefined;
   // Read first when the write may have to be taken back: a block needs the text around it anyway.
-  const before = block || inputs.verify ? await readState(shell, path) : undefined;
+  const before = block || verify ? await readState(shell, path) : undefined;
   if (block && before) {
     const text = withBlock(before.content ?? "", block, fromUtf8(inputs.content));
     await editShared(shell, path, before, text, {
@@ -73,7 +73,7 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
       inputs.content,
     );
   }
-  if (passedBefore && before) await verifyOrPutBack(shell, inputs, before);
+  if (verify && before) await verifyOrPutBack(shell, path, verify, before);
   const outs = {
     path,
     ownership,
@@ -87,8 +87,6 @@ async function write(shell: ShellTarget, inputs: ServerFileInputs): Promise<Serv
 const passes = async (shell: ShellTarget, check: string) =>
   (await runOnServer(shell, check)).code === 0;
 
-const outputOf = (r: { stdout: string; stderr: string }) => (r.stderr || r.stdout).trim();
-
 /**
  * Runs the file's check; when it fails, puts back the bytes and mode the file had (or removes
  * it, if it was not there), then refuses with the check's own message. The state keeps the
@@ -96,12 +94,12 @@ const outputOf = (r: { stdout: string; stderr: string }) => (r.stderr || r.stdou
  */
 async function verifyOrPutBack(
   shell: ShellTarget,
-  inputs: ServerFileInputs,
+  path: string,
+  verify: string,
   before: FileState,
 ): Promise<void> {
-  const checked = await runOnServer(shell, inputs.verify ?? "true");
+  const checked = await runOnServer(shell, verify);
   if (checked.code === 0) return;
-  const { path } = inputs;
   if (!before.present) {
     await mustRunOnServer(shell, `removing ${path} again`, deleteFileScript(path));
   } else {
@@ -118,7 +116,7 @@ async function verifyOrPutBack(
     );
   }
   throw new Error(
-    `vmail: ${path}: the server's check refused the configuration with vmail's new content (${outputOf(checked)}); the file is back as it was before this write`,
+    `vmail: ${path}: the server's check refused the configuration with vmail's new content (${(checked.stderr || checked.stdout).trim()}); the file is back as it was before this write`,
   );
 }
 
