@@ -8,7 +8,9 @@ export type Role = "engine" | "program" | "provider" | "plugin";
 const ROLES: Role[] = ["engine", "program", "provider", "plugin"];
 
 function roleOf(cmdline: string): Role | undefined {
-  if (cmdline.includes("dynamic-provider")) return "provider";
+  // vmail's provider plugin (providers/server.ts), or the dynamic provider it replaced
+  if (cmdline.includes("providers/server.ts") || cmdline.includes("dynamic-provider"))
+    return "provider";
   if (cmdline.includes("@pulumi/pulumi/cmd/run") || cmdline.includes("pulumi/cmd/run"))
     return "program";
   const argv0 = cmdline.split("\0")[0];

@@ -6,31 +6,24 @@
 // checkpoints. One provider serves both.
 
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import type { CheckpointGuardInputs, DestroyGuardInputs } from "../core/providerInputs";
 
 export type { CheckpointGuardInputs, DestroyGuardInputs };
 
-export class CheckpointGuard extends pulumi.dynamic.Resource {
+export class CheckpointGuard extends VmailResource {
   constructor(name: string, args: CheckpointGuardInputs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("checkpointGuard"), name, args, opts, "vmail", "CheckpointGuard");
+    super("CheckpointGuard", name, args, opts);
   }
 }
 
 /** Give it `dependsOn` every role, the database and every grant: it must be deleted first. */
-export class DestroyGuard extends pulumi.dynamic.Resource {
+export class DestroyGuard extends VmailResource {
   constructor(
     name: string,
     args: Omit<DestroyGuardInputs, "guards">,
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(
-      providerShim("checkpointGuard"),
-      name,
-      { ...args, guards: "destroy" },
-      opts,
-      "vmail",
-      "DestroyGuard",
-    );
+    super("DestroyGuard", name, { ...args, guards: "destroy" }, opts);
   }
 }

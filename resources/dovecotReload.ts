@@ -5,7 +5,7 @@
 // doveconf and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import type { DovecotGuardInputs, DovecotReloadInputs } from "../core/providerInputs";
 
 export type { DovecotGuardInputs, DovecotReloadInputs };
@@ -14,18 +14,18 @@ export type { DovecotGuardInputs, DovecotReloadInputs };
  * Refuses, at every preview and `up`, a server whose Dovecot could not use vmail's files: what
  * writes them depends on it. Without a trigger, the reload's provider only checks.
  */
-export class DovecotGuard extends pulumi.dynamic.Resource {
+export class DovecotGuard extends VmailResource {
   constructor(name: string, args: DovecotGuardInputs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("dovecotReload"), name, args, opts, "vmail", "DovecotGuard");
+    super("DovecotGuard", name, args, opts);
   }
 }
 
-export class DovecotReload extends pulumi.dynamic.Resource {
+export class DovecotReload extends VmailResource {
   constructor(
     name: string,
     args: DovecotGuardInputs & { trigger: pulumi.Input<string[]> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(providerShim("dovecotReload"), name, args, opts, "vmail", "DovecotReload");
+    super("DovecotReload", name, args, opts);
   }
 }

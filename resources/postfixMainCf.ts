@@ -2,7 +2,7 @@
 // (providers/postfixMainCf.ts) sets them with postconf, reads them back for refresh, and reloads.
 
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import type { PostfixMainCfInputs } from "../core/providerInputs";
 
 export type { PostfixMainCfInputs };
@@ -11,10 +11,10 @@ export type PostfixMainCfArgs = {
   [K in keyof PostfixMainCfInputs]: pulumi.Input<PostfixMainCfInputs[K]>;
 };
 
-export class PostfixMainCf extends pulumi.dynamic.Resource {
+export class PostfixMainCf extends VmailResource {
   declare readonly settings: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: PostfixMainCfArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("postfixMainCf"), name, args, opts, "vmail", "PostfixMainCf");
+    super("PostfixMainCf", name, args, opts);
   }
 }

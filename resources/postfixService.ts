@@ -2,12 +2,12 @@
 // service, as a resource of its own, so the preview names it and a refresh sees it edited.
 
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import type { PostfixServiceInputs } from "../core/providerInputs";
 
 export type { PostfixServiceInputs };
 
-export class PostfixService extends pulumi.dynamic.Resource {
+export class PostfixService extends VmailResource {
   declare readonly entry: pulumi.Output<string>;
 
   constructor(
@@ -15,13 +15,6 @@ export class PostfixService extends pulumi.dynamic.Resource {
     args: { [K in keyof PostfixServiceInputs]: pulumi.Input<PostfixServiceInputs[K]> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(
-      providerShim("postfixService"),
-      name,
-      { ...args, entry: undefined },
-      opts,
-      "vmail",
-      "PostfixService",
-    );
+    super("PostfixService", name, { ...args, entry: undefined }, opts);
   }
 }

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HashScheme } from "../core/passwords";
 import type { DbIdentity } from "../core/target";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 
 /**
  * The stack writing the rows, `organization/project/stack`, in each row's inputs: the provider
@@ -34,7 +34,7 @@ export interface MailDomainArgs {
 }
 
 /** A transports row: how mail for the domain is delivered, as the mail owner's group. */
-export class MailDomain extends pulumi.dynamic.Resource {
+export class MailDomain extends VmailResource {
   constructor(domain: string, args: MailDomainArgs, opts?: pulumi.CustomResourceOptions) {
     const transport = args.transport;
     const stack = writtenBy();
@@ -45,7 +45,7 @@ export class MailDomain extends pulumi.dynamic.Resource {
       .output(args.gid)
       .apply((gid) => ({ domain, gid, transport, stack, ...suspended, ...alias }));
     const props = { row, target: args.target };
-    super(providerShim("domain"), domain, props, opts, "vmail", "MailDomain");
+    super("MailDomain", domain, props, opts);
   }
 }
 
@@ -56,11 +56,11 @@ export interface MailAliasArgs {
 }
 
 /** An aliases row; `@domain` is the domain's catch-all. */
-export class MailAlias extends pulumi.dynamic.Resource {
+export class MailAlias extends VmailResource {
   constructor(alias: string, args: MailAliasArgs, opts?: pulumi.CustomResourceOptions) {
     const row = { alias, email: args.targets.join(", "), stack: writtenBy() };
     const props = { row, target: args.target };
-    super(providerShim("alias"), alias, props, opts, "vmail", "MailAlias");
+    super("MailAlias", alias, props, opts);
   }
 }
 
@@ -85,7 +85,7 @@ export interface MailUserArgs {
 }
 
 /** A users row. The password is stored as a Dovecot hash; the clear text never reaches the table. */
-export class MailUser extends pulumi.dynamic.Resource {
+export class MailUser extends VmailResource {
   /** The password vmail generated (secret); undefined when the password came from config. */
   declare readonly generatedPassword: pulumi.Output<string | undefined>;
 
@@ -112,22 +112,15 @@ export class MailUser extends pulumi.dynamic.Resource {
       props.row = { ...row, generateVersion: args.generateVersion };
       props.generatedPassword = undefined; // an output, read by MailAccounts
     }
-    super(
-      providerShim("user"),
-      email,
-      props,
-      {
-        ...opts,
-        additionalSecretOutputs: [
-          "generatedPassword",
-          "storedHash",
-          "writtenHash",
-          "password",
-          "passwordHash",
-        ],
-      },
-      "vmail",
-      "MailUser",
-    );
+    super("MailUser", email, props, {
+      ...opts,
+      additionalSecretOutputs: [
+        "generatedPassword",
+        "storedHash",
+        "writtenHash",
+        "password",
+        "passwordHash",
+      ],
+    });
   }
 }

@@ -3,16 +3,16 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { RowsCleanupInputs } from "../core/providerInputs";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import { writtenBy } from "./rows";
 
-export class MovedRowsCleanup extends pulumi.dynamic.Resource {
+export class MovedRowsCleanup extends VmailResource {
   constructor(
     name: string,
     args: Pick<RowsCleanupInputs, "target">,
     opts?: pulumi.CustomResourceOptions,
   ) {
     const inputs: RowsCleanupInputs = { target: args.target, stack: writtenBy() };
-    super(providerShim("rowsCleanup"), name, inputs, opts, "vmail", "MovedRowsCleanup");
+    super("MovedRowsCleanup", name, inputs, opts);
   }
 }

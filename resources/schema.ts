@@ -3,23 +3,23 @@
 // Their provider is providers/schema.ts.
 
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import type { MailTablesInputs, PgReloadInputs } from "../core/providerInputs";
 
 export type { MailTablesInputs, PgReloadInputs };
 
-export class MailTables extends pulumi.dynamic.Resource {
+export class MailTables extends VmailResource {
   constructor(name: string, args: MailTablesInputs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("mailTables"), name, args, opts, "vmail", "MailTables");
+    super("MailTables", name, args, opts);
   }
 }
 
-export class PgReload extends pulumi.dynamic.Resource {
+export class PgReload extends VmailResource {
   constructor(
     name: string,
     args: Omit<PgReloadInputs, "trigger"> & { trigger: pulumi.Input<string> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(providerShim("pgReload"), name, args, opts, "vmail", "PgReload");
+    super("PgReload", name, args, opts);
   }
 }

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BlockSpec } from "../core/managedBlock";
 import type { FileOwnership } from "../core/scripts";
 import type { ServerIdentity } from "../core/target";
-import { providerShim } from "./providerShim";
+import { VmailResource } from "./vmailResource";
 import type { ServerFileInputs } from "../core/providerInputs";
 
 export type { ServerFileInputs };
@@ -20,20 +20,13 @@ export interface ServerFileArgs {
   verify?: string;
 }
 
-export class ServerFile extends pulumi.dynamic.Resource {
+export class ServerFile extends VmailResource {
   declare readonly path: pulumi.Output<string>;
   declare readonly sha256: pulumi.Output<string>;
   /** Changes whenever vmail writes the file (see ServerFileOutputs.written). */
   declare readonly written: pulumi.Output<string>;
 
   constructor(name: string, args: ServerFileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      providerShim("serverFile"),
-      name,
-      { ...args, sha256: undefined, written: undefined },
-      opts,
-      "vmail",
-      "ServerFile",
-    );
+    super("ServerFile", name, { ...args, sha256: undefined, written: undefined }, opts);
   }
 }

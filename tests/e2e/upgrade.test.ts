@@ -33,6 +33,9 @@ import { privateServerConfig, REPO } from "../support/stackFiles";
 import { installSystemDeps } from "../support/systemDeps";
 import { SCHEMA_VERSION } from "../../core/tables";
 
+/** The project files before vmail's provider plugin (plugin/ came with it). */
+const OLD_PROJECT_FILES = PROJECT_FILES.filter((file) => file !== "plugin");
+
 /** An earlier vmail whose stacks today's must take over. */
 interface Earlier {
   commit: string;
@@ -40,21 +43,33 @@ interface Earlier {
   files: string[];
   /** Whether it recorded a schema version (vmail_schema, from schema version 2 on). */
   recordedSchema: boolean;
+  /** Whether it predates day two: today's takes its stack over with the changes day two made. */
+  beforeDayTwo: boolean;
 }
 
 const EARLIER: Earlier[] = [
   // Schema version 1: no login column, no schema record, spec/.
   {
     commit: "f1bdb8167edf5c69a9f5ec20a410a0b5a9fe3d3c",
-    files: PROJECT_FILES.map((file) => (file === "core" ? "spec" : file)),
+    files: OLD_PROJECT_FILES.map((file) => (file === "core" ? "spec" : file)),
     recordedSchema: false,
+    beforeDayTwo: true,
   },
   // The last landed before day two's delivery, quotas, alias domains, renames and submission:
   // schema version 2, delivery by virtual(8).
   {
     commit: "ac687afcd00acb7f97cc3c9fc3ad4283437d7d93",
-    files: PROJECT_FILES,
+    files: OLD_PROJECT_FILES,
     recordedSchema: true,
+    beforeDayTwo: true,
+  },
+  // The last with dynamic providers: today's serves the same resources from its own plugin, and
+  // takes the stack over with no change at all.
+  {
+    commit: "549c3d2e9ade4dff262c63294be5dc367efeddf2",
+    files: OLD_PROJECT_FILES,
+    recordedSchema: true,
+    beforeDayTwo: false,
   },
 ];
 const PLUGINS = pluginGate("e2e: upgrading a stack made by an earlier vmail");
@@ -87,6 +102,30 @@ async function deliveredAndRead(to: string, maildir: string, password: string, m
   assert.ok(await delivered(postfix, mailboxBase(), maildir, marker), postfix.log());
   const subjects = await dovecot.inboxSubjects(to, password);
   assert.ok(subjects.includes(marker), `${to} reads ${marker} over IMAP: ${subjects.join(", ")}`);
+}
+
+/**
+ * Every resource of the stack is served by vmail's own provider plugin: none is left on the
+ * dynamic provider, and no resource's inputs carry the dynamic provider's serialized loader.
+ */
+async function assertServedByThePlugin() {
+  const { deployment } = (await t.stack.exportStack()) as {
+    deployment: { resources: { type: string; urn: string; inputs?: object }[] };
+  };
+  const resources = deployment.resources;
+  assert.deepEqual(
+    resources.filter((r) => r.type.startsWith("pulumi-nodejs:") || r.urn.includes("pulumi-nodejs")),
+    [],
+  );
+  const withLoader = resources.filter((r) => r.inputs && "__provider" in r.inputs);
+  assert.deepEqual(
+    withLoader.map((r) => r.urn),
+    [],
+  );
+  assert.ok(
+    resources.some((r) => r.type === "vmail:index:MailUser"),
+    "rows are vmail:index:",
+  );
 }
 
 const generated = async () =>
@@ -170,24 +209,37 @@ for (const from of EARLIER) {
           t.stack.preview(t.opts({ onEvent: (e: auto.EngineEvent) => seen.push(e) })),
         );
         const changes = changedResources(seen);
-        const rowChanges = changes.filter((c) => c.includes("@"));
-        assert.deepEqual(rowChanges, [], `no row changes at all: ${changes.join(", ")}`);
-        assert.deepEqual(
-          changes.filter((c) => c.startsWith("delete ")),
-          [],
-          `nothing deleted: ${changes.join(", ")}`,
-        );
-        assert.deepEqual(
-          changes.filter((c) => c.startsWith("replace ")),
-          [
-            "replace mail-database-dovecot-select-users",
-            "replace mail-database-reader-select-users",
-          ],
-          "only the users column grants are replaced: they cover users.login and users.receive",
-        );
-        assert.ok(changes.includes("update mail-database-schema-tables"), changes.join(", "));
-
-        await timed("upgrade: up", () => dovecot.reloadedBy(() => t.stack.up(t.opts())));
+        if (from.beforeDayTwo) {
+          const rowChanges = changes.filter((c) => c.includes("@"));
+          assert.deepEqual(rowChanges, [], `no row changes at all: ${changes.join(", ")}`);
+          assert.deepEqual(
+            changes.filter((c) => c.startsWith("delete ")),
+            [],
+            `nothing deleted: ${changes.join(", ")}`,
+          );
+          assert.deepEqual(
+            changes.filter((c) => c.startsWith("replace ")),
+            [
+              "replace mail-database-dovecot-select-users",
+              "replace mail-database-reader-select-users",
+            ],
+            "only the users column grants are replaced: they cover users.login and users.receive",
+          );
+          assert.ok(changes.includes("update mail-database-schema-tables"), changes.join(", "));
+          assert.ok(changes.includes("update example.com"), "the domain's row names LMTP now");
+        } else {
+          assert.deepEqual(changes, [], "the dynamic resources move to vmail's plugin unchanged");
+        }
+        if (from.beforeDayTwo) {
+          await timed("upgrade: up", () => dovecot.reloadedBy(() => t.stack.up(t.opts())));
+        } else {
+          // Nothing changes, so nothing is written or reloaded: the resources only change hands.
+          const applied: auto.EngineEvent[] = [];
+          await timed("upgrade: up", () =>
+            t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => applied.push(e) })),
+          );
+          assert.deepEqual(changedResources(applied), []);
+        }
         assert.deepEqual(await generated(), earlier.passwords, "the same generated passwords");
         for (const [i, address] of ["dave@example.com", "gwen@example.com"].entries()) {
           const row = await storedRow(cluster, "users", "email", address);
@@ -211,7 +263,7 @@ for (const from of EARLIER) {
           /^check_recipient_access pgsql:\S+\/refused\.cf, check_policy_service unix:private\/vmail-quota-status$/,
           "the refusal map first, then quota-status",
         );
-        assert.ok(changes.includes("update example.com"), "the domain's row names LMTP now");
+        await assertServedByThePlugin();
         await deliveredAndRead(
           "dave@example.com",
           "dave/",

@@ -70,6 +70,7 @@ export const PROJECT_FILES = [
   "core",
   "providers",
   "program",
+  "plugin",
   "package.json",
   "tsconfig.json",
   "tsconfig.run.json",
@@ -130,7 +131,13 @@ export async function createTestStack(
       { stackName: name, projectName: "vmail", program },
       {
         workDir,
-        projectSettings: { name: "vmail", runtime: "nodejs", backend: { url: backend } },
+        projectSettings: {
+          name: "vmail",
+          runtime: "nodejs",
+          backend: { url: backend },
+          // vmail's provider plugin, as the repo's Pulumi.yaml names it (the type has no field).
+          plugins: { providers: [{ name: "vmail", path: join(REPO, "plugin") }] },
+        } as auto.ProjectSettings,
         envVars,
       },
     );

@@ -9,6 +9,8 @@ export interface Recorded {
   type: string;
   name: string;
   resource: pulumi.Resource;
+  /** A component (it stands for its children) rather than a resource a provider serves. */
+  component: boolean;
   parent?: pulumi.Resource;
   dependsOn: pulumi.Resource[];
   /** The `protect` option it was registered with. */
@@ -65,6 +67,7 @@ export class MockEngine {
       type: args.type,
       name: args.name,
       resource: args.resource,
+      component: args.resource instanceof pulumi.ComponentResource,
       parent: args.opts.parent,
       dependsOn: [],
       protect: (args.opts as pulumi.CustomResourceOptions).protect ?? false,
@@ -107,10 +110,9 @@ export function mockOutputs(type: string, name: string): Record<string, unknown>
     return { stdout: "/var/spool/postfix\npostfix\n" };
   }
   if (type === "random:index/randomPassword:RandomPassword") return { result: `pw-of-${name}` };
-  if (type === "pulumi-nodejs:dynamic/vmail:ServerFile")
+  if (type === "vmail:index:ServerFile")
     return { sha256: `sha-of-${name}`, written: `written-${name}` };
-  if (type === "pulumi-nodejs:dynamic/vmail:MailUser")
-    return { generatedPassword: `generated-${name}` };
+  if (type === "vmail:index:MailUser") return { generatedPassword: `generated-${name}` };
   return {};
 }
 

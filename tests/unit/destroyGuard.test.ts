@@ -12,14 +12,14 @@ import { MockEngine } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
-const DYN = "pulumi-nodejs:dynamic/vmail:";
+const VMAIL_TYPE = "vmail:index:";
 let guardDependsOn: pulumi.Resource[];
 
 before(async () => {
   await engine.install();
   await engine.registerMailServer(parseConfig(rawConfigFor("dev", { protect: true })));
   // Given as a promise (the rows are registered in batches), which the mocks resolve.
-  guardDependsOn = engine.find(`${DYN}DestroyGuard`, "mail-destroy-guard").dependsOn;
+  guardDependsOn = engine.find(`${VMAIL_TYPE}DestroyGuard`, "mail-destroy-guard").dependsOn;
 });
 
 /** `r` itself, or one of its parents. */
@@ -31,12 +31,12 @@ function within(r: pulumi.Resource, component: pulumi.Resource): boolean {
 
 describe("the destroy guard", () => {
   it("waits for every other resource of the stack: a destroy deletes it first", () => {
-    const guard = engine.find(`${DYN}DestroyGuard`, "mail-destroy-guard");
+    const guard = engine.find(`${VMAIL_TYPE}DestroyGuard`, "mail-destroy-guard");
     assert.equal(engine.nameOf(guard.parent), "mail");
     assert.deepEqual(guard.props.roles, ["mailreader", "mailreader_admin", "maildovecot"]);
     assert.equal(guard.props.database, "mail");
     const others = engine.recorded.filter(
-      (r) => r !== guard && !r.type.startsWith("vmail:index:"), // components stand for children
+      (r) => r !== guard && !r.component, // components stand for their children
     );
     assert.ok(others.length > 30, `the stack's resources: ${others.length}`);
     for (const r of others) {
@@ -48,7 +48,7 @@ describe("the destroy guard", () => {
   });
 
   it("is protected when vmail:protect is, so a destroy stops before anything is deleted", () => {
-    const guard = engine.find(`${DYN}DestroyGuard`, "mail-destroy-guard");
+    const guard = engine.find(`${VMAIL_TYPE}DestroyGuard`, "mail-destroy-guard");
     assert.equal(guard.protect, true);
   });
 });

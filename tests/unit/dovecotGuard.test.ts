@@ -10,7 +10,7 @@ import { MockEngine } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
-const DYN = "pulumi-nodejs:dynamic/vmail:";
+const VMAIL_TYPE = "vmail:index:";
 
 before(async () => {
   await engine.install();
@@ -25,18 +25,18 @@ function waitsFor(r: pulumi.Resource, on: pulumi.Resource): boolean {
 
 describe("Dovecot's guard", () => {
   it("comes before every Dovecot file and the reload", () => {
-    const guard = engine.find(`${DYN}DovecotGuard`, "mail-dovecot-auth-guard");
+    const guard = engine.find(`${VMAIL_TYPE}DovecotGuard`, "mail-dovecot-auth-guard");
     assert.equal(engine.nameOf(guard.parent), "mail-dovecot-auth");
     assert.equal(guard.props.configDir, "/etc/dovecot");
     const dovecotFiles = engine.recorded.filter(
-      (r) => r.type === `${DYN}ServerFile` && r.name.startsWith("mail-dovecot-auth-"),
+      (r) => r.type === `${VMAIL_TYPE}ServerFile` && r.name.startsWith("mail-dovecot-auth-"),
     );
     assert.deepEqual(dovecotFiles.map((r) => r.name).sort(), [
       "mail-dovecot-auth-auth-block",
       "mail-dovecot-auth-auth-include",
       "mail-dovecot-auth-sql",
     ]);
-    const reload = engine.find(`${DYN}DovecotReload`, "mail-dovecot-auth-reload");
+    const reload = engine.find(`${VMAIL_TYPE}DovecotReload`, "mail-dovecot-auth-reload");
     for (const r of [...dovecotFiles, reload]) {
       assert.ok(waitsFor(r.resource, guard.resource), `${r.name} waits for the guard`);
     }

@@ -9,7 +9,7 @@ import { isSecretInput, MOCK_GID, MOCK_UID, MockEngine, valueOf } from "../suppo
 import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
-const DYN = "pulumi-nodejs:dynamic/vmail:";
+const VMAIL_TYPE = "vmail:index:";
 let server: import("../../components/mailServer").MailServer;
 
 before(async () => {
@@ -38,8 +38,8 @@ before(async () => {
 describe("the dev stack's resource graph", () => {
   it("has one row resource per domain, user and alias, named by its address", () => {
     const rows = engine.recorded
-      .filter((r) => r.type.startsWith(`${DYN}Mail`) && r.type !== `${DYN}MailTables`)
-      .map((r) => `${r.type.slice(DYN.length)} ${r.name}`)
+      .filter((r) => /^vmail:index:Mail(User|Alias|Domain)$/.test(r.type) && !r.component)
+      .map((r) => `${r.type.slice(VMAIL_TYPE.length)} ${r.name}`)
       .sort();
     assert.deepEqual(rows, [
       "MailAlias @example.net",
@@ -67,24 +67,27 @@ describe("the dev stack's resource graph", () => {
       parentOf("postgresql:index/database:Database", "mail-database-db"),
       "mail-database",
     );
-    assert.equal(parentOf(`${DYN}MailUser`, "dave@example.com"), "mail-accounts");
-    assert.equal(parentOf(`${DYN}ServerFile`, "mail-postfix-maps-mailboxes"), "mail-postfix-maps");
+    assert.equal(parentOf(`${VMAIL_TYPE}MailUser`, "dave@example.com"), "mail-accounts");
     assert.equal(
-      parentOf(`${DYN}ServerFile`, "mail-database-schema-pg-hba"),
+      parentOf(`${VMAIL_TYPE}ServerFile`, "mail-postfix-maps-mailboxes"),
+      "mail-postfix-maps",
+    );
+    assert.equal(
+      parentOf(`${VMAIL_TYPE}ServerFile`, "mail-database-schema-pg-hba"),
       "mail-database-schema",
     );
     assert.equal(
-      parentOf(`${DYN}MailTables`, "mail-database-schema-tables"),
+      parentOf(`${VMAIL_TYPE}MailTables`, "mail-database-schema-tables"),
       "mail-database-schema",
     );
     assert.equal(
-      parentOf(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf"),
+      parentOf(`${VMAIL_TYPE}PostfixMainCf`, "mail-postfix-settings-main-cf"),
       "mail-postfix-settings",
     );
   });
 
   it("names every child from its component's name (rows: by their address), never from config", () => {
-    const rows = /^pulumi-nodejs:dynamic\/vmail:Mail(User|Alias|Domain)$/;
+    const rows = /^vmail:index:Mail(User|Alias|Domain)$/;
     const misnamed = engine.recorded
       .filter((r) => r.parent && engine.nameOf(r.parent) && !rows.test(r.type))
       .filter((r) => !r.name.startsWith(`${engine.nameOf(r.parent)}-`))
@@ -104,10 +107,12 @@ describe("the dev stack's resource graph", () => {
   });
 
   it("orders the tables after the database, grants after the tables, rows after both", () => {
-    const tables = engine.find(`${DYN}MailTables`, "mail-database-schema-tables").resource;
+    const tables = engine.find(`${VMAIL_TYPE}MailTables`, "mail-database-schema-tables").resource;
     const database = engine.find("postgresql:index/database:Database", "mail-database-db").resource;
     assert.ok(
-      engine.find(`${DYN}MailTables`, "mail-database-schema-tables").dependsOn.includes(database),
+      engine
+        .find(`${VMAIL_TYPE}MailTables`, "mail-database-schema-tables")
+        .dependsOn.includes(database),
     );
     const select = engine.find(
       "postgresql:index/grant:Grant",
@@ -140,18 +145,18 @@ describe("the dev stack's resource graph", () => {
   });
 
   it("reads the mail owner's uid and gid back from the server into rows and main.cf", async () => {
-    const domain = engine.find(`${DYN}MailDomain`, "example.com");
+    const domain = engine.find(`${VMAIL_TYPE}MailDomain`, "example.com");
     const row = await valueOf(domain.props.row as pulumi.Input<{ gid: number }>);
     assert.equal(row.gid, MOCK_GID);
     assert.equal(await valueOf(server.uid), MOCK_UID);
-    const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
+    const mainCf = engine.find(`${VMAIL_TYPE}PostfixMainCf`, "mail-postfix-settings-main-cf");
     const settings = await valueOf(mainCf.props.settings as pulumi.Input<Record<string, string>>);
     assert.equal(settings.virtual_uid_maps, `static:${MOCK_UID}`);
     assert.equal(settings.virtual_gid_maps, `static:${MOCK_GID}`);
   });
 
   it("hands main.cf the refusal map, then quota-status, to keep first in smtpd_recipient_restrictions", async () => {
-    const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
+    const mainCf = engine.find(`${VMAIL_TYPE}PostfixMainCf`, "mail-postfix-settings-main-cf");
     const checks = await valueOf(mainCf.props.recipientChecks as pulumi.Input<string[]>);
     assert.equal(checks.length, 2);
     assert.match(checks[0], /^check_recipient_access (proxy:)?pgsql:\/\S+\/refused\.cf$/);
@@ -159,26 +164,26 @@ describe("the dev stack's resource graph", () => {
   });
 
   it("delivers over Dovecot's LMTP once Dovecot listens, and Postfix asks quota-status only then", async () => {
-    const domain = engine.find(`${DYN}MailDomain`, "example.com");
+    const domain = engine.find(`${VMAIL_TYPE}MailDomain`, "example.com");
     const row = await valueOf(domain.props.row as pulumi.Input<{ transport: string }>);
     assert.equal(row.transport, "lmtp:unix:private/dovecot-lmtp");
-    const reload = engine.find(`${DYN}DovecotReload`, "mail-dovecot-delivery-reload");
+    const reload = engine.find(`${VMAIL_TYPE}DovecotReload`, "mail-dovecot-delivery-reload");
     assert.ok(domain.dependsOn.includes(reload.resource), "the domain's row waits for the reload");
-    const mainCf = engine.find(`${DYN}PostfixMainCf`, "mail-postfix-settings-main-cf");
+    const mainCf = engine.find(`${VMAIL_TYPE}PostfixMainCf`, "mail-postfix-settings-main-cf");
     assert.ok(mainCf.dependsOn.includes(reload.resource), "main.cf waits for the reload");
-    const conf = engine.find(`${DYN}ServerFile`, "mail-dovecot-delivery-conf");
+    const conf = engine.find(`${VMAIL_TYPE}ServerFile`, "mail-dovecot-delivery-conf");
     const content = await valueOf(conf.props.content as pulumi.Input<string>);
     assert.match(content, /unix_listener \/var\/spool\/postfix\/private\/dovecot-lmtp \{/);
     assert.match(content, /user = postfix/);
   });
 
   it("points Postfix and Dovecot at the database only once every row is in it, and cleans up after a move last", () => {
-    const dave = engine.find(`${DYN}MailUser`, "dave@example.com").resource;
+    const dave = engine.find(`${VMAIL_TYPE}MailUser`, "dave@example.com").resource;
     for (const file of ["mail-postfix-maps-mailboxes", "mail-dovecot-auth-sql"]) {
-      const r = engine.find(`${DYN}ServerFile`, file);
+      const r = engine.find(`${VMAIL_TYPE}ServerFile`, file);
       assert.ok(r.dependsOn.includes(dave), `${file} waits for the rows`);
     }
-    const cleanup = engine.find(`${DYN}MovedRowsCleanup`, "mail-rows-cleanup");
+    const cleanup = engine.find(`${VMAIL_TYPE}MovedRowsCleanup`, "mail-rows-cleanup");
     const names = cleanup.dependsOn.map((d) => engine.nameOf(d));
     for (const after of [
       "mail-postfix-settings",
@@ -244,7 +249,7 @@ describe("files holding a password", () => {
   const declaredFiles = async () =>
     Promise.all(
       engine.recorded
-        .filter((r) => r.type === `${DYN}ServerFile`)
+        .filter((r) => r.type === `${VMAIL_TYPE}ServerFile`)
         .map(async (r) => ({
           name: r.name,
           path: await valueOf(r.props.path as pulumi.Input<string>),
@@ -281,7 +286,7 @@ describe("files holding a password", () => {
 describe("secrets in the graph", () => {
   it("every map file's content, the role passwords and the admin password are secrets", async () => {
     for (const map of ["mailboxes", "transport", "aliases", "domains"]) {
-      const file = engine.find(`${DYN}ServerFile`, `mail-postfix-maps-${map}`);
+      const file = engine.find(`${VMAIL_TYPE}ServerFile`, `mail-postfix-maps-${map}`);
       assert.equal(await isSecretInput(file.props.content), true, `${map}.cf content`);
       assert.match(
         await valueOf(file.props.content as pulumi.Input<string>),
@@ -295,7 +300,7 @@ describe("secrets in the graph", () => {
     assert.equal(reader.passwordWoVersion, "1");
     const dovecot = engine.find("postgresql:index/role:Role", "mail-database-dovecot").props;
     assert.equal(await isSecretInput(dovecot.passwordWo), true, "Dovecot's role's password");
-    const sqlFile = engine.find(`${DYN}ServerFile`, "mail-dovecot-auth-sql");
+    const sqlFile = engine.find(`${VMAIL_TYPE}ServerFile`, "mail-dovecot-auth-sql");
     assert.equal(await isSecretInput(sqlFile.props.content), true, "Dovecot's SQL file");
     assert.match(
       await valueOf(sqlFile.props.content as pulumi.Input<string>),
@@ -310,9 +315,9 @@ describe("secrets in the graph", () => {
   });
 
   it("a clear-text password from config reaches its row only as a secret", async () => {
-    const erin = engine.find(`${DYN}MailUser`, "erin@example.net");
+    const erin = engine.find(`${VMAIL_TYPE}MailUser`, "erin@example.net");
     assert.equal(await isSecretInput(erin.props.password), true);
-    const dave = engine.find(`${DYN}MailUser`, "dave@example.com");
+    const dave = engine.find(`${VMAIL_TYPE}MailUser`, "dave@example.com");
     assert.equal(dave.props.password, undefined);
     assert.equal((dave.props.row as { generateVersion?: number }).generateVersion, 1);
   });

@@ -76,10 +76,8 @@ describe("index.ts", () => {
     assert.equal(await valueOf(program.mailUid), MOCK_UID);
     assert.deepEqual(await valueOf(program.domains), ["example.com"]);
     assert.equal(await isSecretInput(program.generatedPasswords), true);
-    assert.ok(registered.includes("pulumi-nodejs:dynamic/vmail:MailUser::dave@example.com"));
-    assert.ok(
-      registered.includes("pulumi-nodejs:dynamic/vmail:ServerFile::mail-root-forward-file"),
-    );
+    assert.ok(registered.includes("vmail:index:MailUser::dave@example.com"));
+    assert.ok(registered.includes("vmail:index:ServerFile::mail-root-forward-file"));
     // Only roles that log in export a password: no undefined output to warn about.
     assert.deepEqual(Object.keys(program).sort(), [
       "domains",

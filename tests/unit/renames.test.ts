@@ -8,7 +8,7 @@ import { parseConfig } from "../../core/config";
 import { MockEngine } from "../support/mocks";
 import { rawConfigFor, refusalOf } from "../support/stackFiles";
 
-const DYN = "pulumi-nodejs:dynamic/vmail:";
+const VMAIL_TYPE = "vmail:index:";
 
 /** The dev stack's problems with `overrides` (and no aliases). */
 const refusal = (overrides: Record<string, unknown>) => refusalOf({ aliases: [], ...overrides });
@@ -25,8 +25,15 @@ describe("renames", () => {
     );
     assert.equal(spec.users[0].formerly, "frank@example.com");
     await engine.registerMailServer(spec);
-    const user = engine.find(`${DYN}MailUser`, "franklin@example.com");
-    assert.deepEqual(user.aliases, [{ name: "frank@example.com" }]);
+    const user = engine.find(`${VMAIL_TYPE}MailUser`, "franklin@example.com");
+    // Also under the type it had as a dynamic resource, so a stack written before vmail's
+    // provider plugin takes the rename and the move to the plugin in one run.
+    const before = "pulumi-nodejs:dynamic/vmail:MailUser";
+    assert.deepEqual(user.aliases, [
+      { name: "frank@example.com" },
+      { name: "frank@example.com", type: before },
+      { type: before },
+    ]);
   });
 
   it("refuses a rename from itself, from a current user's address, twice from one, or from no address", () => {
