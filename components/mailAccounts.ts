@@ -2,6 +2,7 @@
 // named by its address, so a preview reads as a list of mail changes.
 
 import * as pulumi from "@pulumi/pulumi";
+import { Milestone } from "../resources/milestone";
 import { MailAlias, MailDomain, MailUser } from "../resources/rows";
 import type { AliasDomainSpec } from "../core/aliasDomains";
 import type { AliasSpec, UserSpec } from "../core/config";
@@ -64,7 +65,7 @@ export class MailAccounts extends pulumi.ComponentResource {
   readonly domains: MailDomain[];
   /** Generated mail passwords by address (secret), for the operator to hand over. */
   readonly generatedPasswords: pulumi.Output<Record<string, string>>;
-  /** Every row resource, once the last one is registered. */
+  /** What stands for every row (a milestone after them all), once the last one is registered. */
   readonly registered: Promise<pulumi.Resource[]>;
 
   constructor(name: string, args: MailAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -117,7 +118,11 @@ export class MailAccounts extends pulumi.ComponentResource {
     ];
     // Users come first, in spec order: made[i] is the resource of args.users[i].
     const rows = registerInWindow(entries);
-    this.registered = rows.then((made) => [...this.domains, ...made]);
+    // What waits for the rows waits for one milestone after all of them: its state names each row
+    // once, where every file and guard that waits for them would name each row again.
+    this.registered = rows.then((made) => [
+      new Milestone(`${name}-rows`, [...this.domains, ...made], { parent: this }),
+    ]);
     const generated = pulumi.output(rows).apply((made) => {
       const pairs = args.users.flatMap((u, i) =>
         u.password.kind === "generated" ? [{ address: u.address, user: made[i] as MailUser }] : [],

@@ -24,6 +24,7 @@ export const TYPE_PROVIDERS = {
   DovecotGuard: "dovecotReload",
   DovecotReload: "dovecotReload",
   MovedRowsCleanup: "rowsCleanup",
+  Milestone: "milestone",
 } as const;
 
 export type ResourceType = keyof typeof TYPE_PROVIDERS;

@@ -1,10 +1,12 @@
-// Every dynamic provider vmail has, by name: what resources/providerShim.ts loads in the
-// provider process (it names this module by its type, ProviderName, and by its path).
+// Every provider vmail has, by name: what its plugin (server.ts) serves, each resource type by
+// core/resourceTypes.ts's map. A stack written before the plugin carries a dynamic-provider
+// loader that asks this module for them by the same names, so a name never changes.
 
 import type * as pulumi from "@pulumi/pulumi";
 import { checkpointGuardProvider } from "./checkpointGuard";
 import { dovecotReloadProvider } from "./dovecotReload";
 import { aliasProvider, domainProvider, userProvider } from "./rows";
+import { milestoneProvider } from "./milestone";
 import { mailTablesProvider, pgReloadProvider } from "./schema";
 import { postfixMainCfProvider } from "./postfixMainCf";
 import { postfixServiceProvider } from "./postfixService";
@@ -63,7 +65,5 @@ export const PROVIDERS = {
   dovecotReload: forEngine(dovecotReloadProvider),
   postfixService: forEngine(postfixServiceProvider),
   rowsCleanup: forEngine(rowsCleanupProvider),
+  milestone: forEngine(milestoneProvider),
 } satisfies Record<string, Provider>;
-
-/** The names a resource asks its provider by (resources/providerShim.ts). */
-export type ProviderName = keyof typeof PROVIDERS;

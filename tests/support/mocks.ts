@@ -92,6 +92,30 @@ export class MockEngine {
     return found;
   }
 
+  /**
+   * Whether `waiter` waits for `other` in a run: through its dependsOn and theirs in turn (a
+   * milestone stands for a group), where depending on a component waits for all under it.
+   */
+  waitsFor(waiter: Recorded, other: pulumi.Resource): boolean {
+    const seen = new Set<pulumi.Resource>();
+    const queue = [...waiter.dependsOn];
+    while (queue.length > 0) {
+      const d = queue.pop() as pulumi.Resource;
+      if (seen.has(d)) continue;
+      seen.add(d);
+      if (this.isUnder(other, d)) return true;
+      queue.push(...(this.recorded.find((r) => r.resource === d)?.dependsOn ?? []));
+    }
+    return false;
+  }
+
+  /** `r` is `component` itself or a resource under it. */
+  isUnder(r: pulumi.Resource, component: pulumi.Resource): boolean {
+    if (r === component) return true;
+    const parent = this.recorded.find((x) => x.resource === r)?.parent;
+    return parent ? this.isUnder(parent, component) : false;
+  }
+
   nameOf(resource: pulumi.Resource | undefined): string | undefined {
     return this.recorded.find((r) => r.resource === resource)?.name;
   }

@@ -1,33 +1,23 @@
 // The destroy guard in the dev stack's graph, under Pulumi's mocks: it depends on every other
-// resource of the stack (the components, which stand for all their children, and every row), so
+// resource of the stack (the components, which stand for all their children, and every row, through
+// the rows' milestone), so
 // a destroy deletes it before anything else and an `up` makes it last. Protected when
 // vmail:protect is, it stops a destroy before anything is gone; its delete refuses a destroy
 // without checkpoints (tests/integration/checkpointGuardDrops.test.ts).
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import type * as pulumi from "@pulumi/pulumi";
 import { parseConfig } from "../../core/config";
 import { MockEngine } from "../support/mocks";
 import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
 const VMAIL_TYPE = "vmail:index:";
-let guardDependsOn: pulumi.Resource[];
 
 before(async () => {
   await engine.install();
   await engine.registerMailServer(parseConfig(rawConfigFor("dev", { protect: true })));
-  // Given as a promise (the rows are registered in batches), which the mocks resolve.
-  guardDependsOn = engine.find(`${VMAIL_TYPE}DestroyGuard`, "mail-destroy-guard").dependsOn;
 });
-
-/** `r` itself, or one of its parents. */
-function within(r: pulumi.Resource, component: pulumi.Resource): boolean {
-  const found = engine.recorded.find((x) => x.resource === r);
-  if (r === component) return true;
-  return found?.parent ? within(found.parent, component) : false;
-}
 
 describe("the destroy guard", () => {
   it("waits for every other resource of the stack: a destroy deletes it first", () => {
@@ -40,10 +30,7 @@ describe("the destroy guard", () => {
     );
     assert.ok(others.length > 30, `the stack's resources: ${others.length}`);
     for (const r of others) {
-      assert.ok(
-        guardDependsOn.some((d) => within(r.resource, d)),
-        `the guard waits for ${r.type} ${r.name}`,
-      );
+      assert.ok(engine.waitsFor(guard, r.resource), `the guard waits for ${r.type} ${r.name}`);
     }
   });
 
