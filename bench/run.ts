@@ -5,9 +5,18 @@
 // the ratios and the growth, and writes bench/results.json.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { closePools } from "../providers/db";
 import {
   createTestStack,
@@ -37,6 +46,8 @@ const NS = SIZES.length > 0 ? SIZES : [1000, 5000, 20000];
 const PEER_N = 1000;
 // VMAIL_BENCH_PEERS=0 measures vmail alone (quicker, for work on vmail itself).
 const WITH_PEERS = process.env.VMAIL_BENCH_PEERS !== "0";
+/** Where to keep the CLI's Go profiles of one more no-op preview at each N (unset: none). */
+const PROFILE_DIR = process.env.VMAIL_BENCH_PROFILE;
 
 interface Figure {
   name: string;
@@ -117,6 +128,42 @@ async function succeeded<R extends { summary: { result?: string } }>(
  * with PULUMI_SKIP_CHECKPOINTS=true, as the README advises for large stacks: `up_empty` adds the N
  * mailboxes and their aliases to that stack.
  */
+/**
+ * Runs `work` with the CLI's log off, as the README tells an operator to: a PULUMI_HOME of its
+ * own whose `logs` is a plain file (the CLI then makes no log), with the plugin cache shared.
+ */
+async function withoutCliLog<T>(t: TestStack, work: () => Promise<T>): Promise<T> {
+  const env = t.stack.workspace.envVars;
+  const home = env.PULUMI_HOME;
+  const quietHome = mkdtempSync(join(tmpdir(), "vmail-bench-home-"));
+  symlinkSync(join(home, "plugins"), join(quietHome, "plugins"));
+  writeFileSync(join(quietHome, "logs"), "");
+  env.PULUMI_HOME = quietHome;
+  try {
+    return await work();
+  } finally {
+    env.PULUMI_HOME = home;
+    rmSync(quietHome, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One more no-op preview, outside the figures, with the CLI's own profiling on: its CPU profile
+ * (`PREFIX.PID.cpu`, read with `go tool pprof -top`), heap profile and trace.
+ */
+function profileEnginePreview(t: TestStack, stack: string, prefix: string): void {
+  mkdirSync(dirname(prefix), { recursive: true });
+  execFileSync(
+    "pulumi",
+    ["preview", "--stack", stack, "--profiling", prefix, "--expect-no-changes"],
+    {
+      cwd: t.workDir,
+      env: { ...process.env, ...t.stack.workspace.envVars },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+}
+
 async function benchVmail(n: number, accounts: Accounts): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `vmail-bench-n${n}-`));
   chmodSync(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs
@@ -172,6 +219,16 @@ async function benchVmail(n: number, accounts: Accounts): Promise<void> {
     for (const [role, cpu] of Object.entries(previewCpu.cpuByRole())) {
       record(`noop_preview_cpu_${role}_n${n}`, cpu, "s");
     }
+    // The same preview as an operator who turned the CLI's log off (the README's large stacks).
+    const quietCpu = new PeakMemory();
+    quietCpu.start();
+    const [quiet] = await withoutCliLog(stackRef, () =>
+      seconds(() => stackRef.stack.preview({ expectNoChanges: true })),
+    );
+    quietCpu.stop();
+    record(`noop_preview_nolog_n${n}`, quiet, "s");
+    record(`noop_preview_nolog_cpu_engine_n${n}`, quietCpu.cpuByRole().engine, "s");
+    if (PROFILE_DIR) profileEnginePreview(stackRef, stack, join(PROFILE_DIR, `engine-n${n}`));
     const [noopUp] = await succeeded("no-op up", () =>
       stackRef.stack.up({ expectNoChanges: true }),
     );
