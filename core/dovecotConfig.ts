@@ -46,6 +46,9 @@ export interface DovecotSqlInput {
   gid: number;
 }
 
+/** Dovecot's home for a user: this directory in their maildir. */
+export const DOVECOT_HOME_DIR = "home";
+
 /** A string as an SQL literal (the mailbox base goes into the user query). */
 const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
@@ -55,7 +58,13 @@ const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
  */
 export function renderDovecotSql(i: DovecotSqlInput): string {
   const base = i.mailboxBase.endsWith("/") ? i.mailboxBase : `${i.mailboxBase}/`;
-  const home = `${sqlLiteral(base)} || maildir`;
+  const maildir = `${sqlLiteral(base)} || maildir`;
+  // Dovecot keeps a user's private state (duplicate-delivery database, Sieve scripts) in the
+  // home, which must not be the maildir itself, where such files could show up as mailboxes.
+  // A `home` directory inside the maildir (no leading dot: never a Maildir++ folder) is the
+  // layout Dovecot documents for Maildir that keeps existing mail where it is, and a rename
+  // moves it with the maildir.
+  const home = `${maildir} || '${DOVECOT_HOME_DIR}'`;
   return [
     "# Written by vmail (Pulumi). Edits here are overwritten by the next `pulumi up`.",
     "driver = pgsql",
@@ -64,7 +73,7 @@ export function renderDovecotSql(i: DovecotSqlInput): string {
     // A user who may not log in is not found: every login fails as with a wrong password.
     "password_query = SELECT email AS user, password FROM users WHERE email = '%u' AND login",
     // quota_rule is NULL (so not returned: no limit) for a user without a quota.
-    `user_query = SELECT ${home} AS home, 'maildir:' || ${home} AS mail, ${i.uid} AS uid, ${i.gid} AS gid, ` +
+    `user_query = SELECT ${home} AS home, 'maildir:' || ${maildir} AS mail, ${i.uid} AS uid, ${i.gid} AS gid, ` +
       `'*:bytes=' || quota AS quota_rule FROM users WHERE email = '%u'`,
     "iterate_query = SELECT email AS user FROM users",
     "",

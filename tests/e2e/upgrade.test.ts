@@ -72,8 +72,17 @@ const EARLIER: Earlier[] = [
     beforeDayTwo: false,
   },
 ];
-/** What the rows now wait for, and what waits for them (components/mailDatabase.ts, mailAccounts.ts). */
-const MILESTONES_MADE = ["create mail-accounts-rows", "create mail-database-ready"];
+/**
+ * What today's vmail changes in a stack of 549c3d2's beyond taking its resources over: the
+ * milestones rows wait for and are waited for by (components/mailDatabase.ts, mailAccounts.ts),
+ * and Dovecot's home inside the maildir (its SQL file, then a reload).
+ */
+const SINCE_549C3D2 = [
+  "create mail-accounts-rows",
+  "create mail-database-ready",
+  "update mail-dovecot-auth-reload",
+  "update mail-dovecot-auth-sql",
+];
 
 const PLUGINS = pluginGate("e2e: upgrading a stack made by an earlier vmail");
 const OWNER = "vmailupg";
@@ -231,19 +240,23 @@ for (const from of EARLIER) {
           assert.ok(changes.includes("update mail-database-schema-tables"), changes.join(", "));
           assert.ok(changes.includes("update example.com"), "the domain's row names LMTP now");
         } else {
-          // The dynamic resources move to vmail's plugin unchanged; the two milestones are new.
-          assert.deepEqual(changes, MILESTONES_MADE);
+          // The dynamic resources move to vmail's plugin unchanged: no row, no file but one.
+          assert.deepEqual(changes, SINCE_549C3D2);
         }
-        if (from.beforeDayTwo) {
-          await timed("upgrade: up", () => dovecot.reloadedBy(() => t.stack.up(t.opts())));
-        } else {
-          // Nothing else changes, so nothing is written or reloaded: the resources change hands.
-          const applied: auto.EngineEvent[] = [];
-          await timed("upgrade: up", () =>
+        const applied: auto.EngineEvent[] = [];
+        await timed("upgrade: up", () =>
+          dovecot.reloadedBy(() =>
             t.stack.up(t.opts({ onEvent: (e: auto.EngineEvent) => applied.push(e) })),
-          );
-          assert.deepEqual(changedResources(applied), MILESTONES_MADE);
-        }
+          ),
+        );
+        if (!from.beforeDayTwo) assert.deepEqual(changedResources(applied), SINCE_549C3D2);
+        // Dovecot's home moved inside the maildir; the mail stays where it was.
+        const daveMaildir = join(mailboxBase(), "dave");
+        assert.equal(await dovecot.userField("dave@example.com", "home"), `${daveMaildir}/home`);
+        assert.equal(
+          await dovecot.userField("dave@example.com", "mail"),
+          `maildir:${daveMaildir}/`,
+        );
         assert.deepEqual(await generated(), earlier.passwords, "the same generated passwords");
         for (const [i, address] of ["dave@example.com", "gwen@example.com"].entries()) {
           const row = await storedRow(cluster, "users", "email", address);

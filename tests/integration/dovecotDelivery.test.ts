@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MapName } from "../../core/postfixConfig";
@@ -41,6 +42,21 @@ describe("delivery through Dovecot's LMTP, with quotas", () => {
       encoding: "utf8",
     });
     assert.equal(owner.trim(), `${m.uid}:${m.gid}`);
+  });
+
+  it("gives Dovecot a home inside the maildir for its own files, never the maildir itself", async () => {
+    const maildir = join(m.mailboxBase, "small");
+    assert.equal(await m.dovecot.userField("small@example.com", "mail"), `maildir:${maildir}/`);
+    assert.equal(await m.dovecot.userField("small@example.com", "home"), `${maildir}/home`);
+    // Whatever Dovecot keeps there is not a mailbox: IMAP lists INBOX alone and finds the mail.
+    mkdirSync(join(maildir, "home"), { recursive: true });
+    writeFileSync(join(maildir, "home", ".dovecot.sieve"), "keep;\n");
+    const password = m.passwords.get("small@example.com")!;
+    const folders = await m.dovecot.folders("small@example.com", password);
+    assert.equal(folders.length, 1, folders.join(" | "));
+    assert.match(folders[0], /"INBOX"$|\bINBOX$/);
+    const subjects = await m.dovecot.inboxSubjects("small@example.com", password);
+    assert.ok(subjects.includes("first-small"), subjects.join(", "));
   });
 
   it("doveadm and IMAP show the user's limit and usage; a user without a quota has none", async () => {

@@ -110,10 +110,14 @@ export interface DovecotInstance {
    * login is refused ("IMAP login as USER refused: [AUTHENTICATIONFAILED] ...").
    */
   inboxSubjects(user: string, password: string): Promise<string[]>;
+  /** Logs in as inboxSubjects() does and returns LIST's replies, one a mailbox. */
+  folders(user: string, password: string): Promise<string[]>;
   /** Logs in as inboxSubjects() does and returns GETQUOTAROOT INBOX's untagged replies. */
   inboxQuota(user: string, password: string): Promise<string>;
   /** `doveadm -c ... quota get -u user`: the user's quota table as doveadm prints it. */
   quotaGet(user: string): Promise<string>;
+  /** `doveadm -c ... user -f FIELD user`: one field of the userdb's answer (home, mail). */
+  userField(user: string, field: string): Promise<string>;
   /** The last lines of its log file, for failing tests. */
   log(): string;
 }
@@ -251,7 +255,8 @@ service imap-login {
 
 // Logs in with AUTHENTICATE PLAIN from the source address argv[2] to 127.0.0.1:argv[1], with
 // {"user", "password"} as JSON on stdin; prints {"subjects": [...]} (or, with argv[3] "quota",
-// {"quota": GETQUOTAROOT INBOX's untagged replies}) or {"refused": reply} (exit 2) or
+// {"quota": GETQUOTAROOT INBOX's untagged replies}, with "folders" {"folders": LIST's replies})
+// or {"refused": reply} (exit 2) or
 // {"error": ...} (exit 1).
 const INBOX_SUBJECTS_PY = String.raw`
 import email.parser, email.policy, imaplib, json, socket, sys
@@ -280,6 +285,13 @@ try:
     imap.authenticate("PLAIN", lambda _: b"\0" + creds["user"].encode() + b"\0" + creds["password"].encode())
 except imaplib.IMAP4.error as e:
     finish(2, refused=text(e.args))
+if len(sys.argv) > 3 and sys.argv[3] == "folders":
+    try:
+        typ, data = imap.list()
+        imap.logout()
+    except Exception as e:
+        finish(1, error="%s: %s" % (type(e).__name__, e))
+    finish(0, folders=[text(d) for d in data if d])
 if len(sys.argv) > 3 and sys.argv[3] == "quota":
     try:
         typ, data = imap.getquotaroot("INBOX")
@@ -329,7 +341,7 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
     });
   const withLog = (message: string) => `${message}\n${daemon.tail(logFile)}`;
   /** One IMAP session as `user` (see INBOX_SUBJECTS_PY): what the script printed. */
-  const imapAs = async (user: string, password: string, mode: "subjects" | "quota") => {
+  const imapAs = async (user: string, password: string, mode: "subjects" | "quota" | "folders") => {
     // A fresh loopback source address: no auth penalty from an earlier failed login.
     const source = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
     const r = await run(
@@ -337,7 +349,13 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
       ["-c", INBOX_SUBJECTS_PY, String(port), source, mode],
       JSON.stringify({ user, password }),
     );
-    let out: { subjects?: string[]; quota?: string; refused?: string; error?: string } = {};
+    let out: {
+      subjects?: string[];
+      folders?: string[];
+      quota?: string;
+      refused?: string;
+      error?: string;
+    } = {};
     try {
       out = JSON.parse(r.stdout) as typeof out;
     } catch {
@@ -475,6 +493,11 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
       if (Array.isArray(out.subjects)) return out.subjects;
       throw new Error(withLog(`IMAP session as ${user} printed no subjects`));
     },
+    folders: async (user, password) => {
+      const out = await imapAs(user, password, "folders");
+      if (Array.isArray(out.folders)) return out.folders;
+      throw new Error(withLog(`IMAP session as ${user} printed no folders`));
+    },
     inboxQuota: async (user, password) => {
       const out = await imapAs(user, password, "quota");
       if (typeof out.quota === "string") return out.quota;
@@ -485,6 +508,12 @@ export async function makeDovecotInstance(): Promise<DovecotInstance> {
       if (r.code !== 0)
         throw new Error(withLog(`doveadm quota get failed (${r.code}): ${r.stderr}`));
       return r.stdout;
+    },
+    userField: async (user, field) => {
+      const r = await run("doveadm", ["-c", configFile, "user", "-f", field, user]);
+      if (r.code !== 0)
+        throw new Error(withLog(`doveadm user ${user} failed (${r.code}): ${r.stderr}`));
+      return r.stdout.trim();
     },
     log: () => daemon.tail(logFile),
   };
