@@ -122,13 +122,6 @@ async function succeeded<R extends { summary: { result?: string } }>(
 }
 
 /**
- * The whole program at N mailboxes. The first `up` sets the server up (the mail owner, roles,
- * database, grants, tables, files) with the domains and no mailbox: it needs the engine's
- * checkpoints (vmail refuses to create roles or the database without them). Every later step runs
- * with PULUMI_SKIP_CHECKPOINTS=true, as the README advises for large stacks: `up_empty` adds the N
- * mailboxes and their aliases to that stack.
- */
-/**
  * Runs `work` with the CLI's log off, as the README tells an operator to: a PULUMI_HOME of its
  * own whose `logs` is a plain file (the CLI then makes no log), with the plugin cache shared.
  */
@@ -164,6 +157,13 @@ function profileEnginePreview(t: TestStack, stack: string, prefix: string): void
   );
 }
 
+/**
+ * The whole program at N mailboxes. The first `up` sets the server up (the mail owner, roles,
+ * database, grants, tables, files) with the domains and no mailbox: it needs the engine's
+ * checkpoints (vmail refuses to create roles or the database without them). Every later step runs
+ * with PULUMI_SKIP_CHECKPOINTS=true, as the README advises for large stacks: `up_empty` adds the N
+ * mailboxes and their aliases to that stack.
+ */
 async function benchVmail(n: number, accounts: Accounts): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `vmail-bench-n${n}-`));
   chmodSync(dir, 0o755); // Postfix's daemons and the mail owner reach the maps and maildirs

@@ -47,7 +47,7 @@ export interface DovecotSqlInput {
 }
 
 /** Dovecot's home for a user: this directory in their maildir. */
-export const DOVECOT_HOME_DIR = "home";
+const DOVECOT_HOME_DIR = "home";
 
 /** A string as an SQL literal (the mailbox base goes into the user query). */
 const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
