@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DovecotGuard, DovecotReload } from "../resources/dovecotReload";
 import type { Server } from "../resources/server";
-import type { DatabaseSettings, DovecotSettings } from "../core/config";
+import type { DatabaseHost, DatabaseSettings, DovecotSettings } from "../core/config";
 import {
   AUTH_INCLUDE_LINE,
   DOVECOT_AUTH_BLOCK,
@@ -32,6 +32,8 @@ export interface DovecotAuthArgs {
   readonly dovecot: DovecotSettings;
   /** The database and Dovecot's role (set: this component exists only when Dovecot is on). */
   readonly database: DatabaseSettings & { dovecotRole: string };
+  /** Where this server's Dovecot reads the database, in order. */
+  readonly databaseHosts: DatabaseHost[];
   /** Dovecot's role's password (secret), written into the SQL file. */
   readonly password: pulumi.Input<string>;
   /** Where the maildirs are, and who owns them: Dovecot reads mail as that uid and gid. */
@@ -75,7 +77,7 @@ export class DovecotAuth extends pulumi.ComponentResource {
         content: pulumi.secret(
           pulumi.all([args.password, args.uid, args.gid]).apply(([password, uid, gid]) =>
             renderDovecotSql({
-              port: db.serverPort,
+              hosts: args.databaseHosts,
               dbname: db.name,
               role: db.dovecotRole,
               password,

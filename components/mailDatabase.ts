@@ -13,6 +13,7 @@ import { childOptionsOf, databaseChildren, type DatabaseChildren } from "./datab
 import { grantDovecot, grantReader, type MailDb, type ReaderGrants } from "./mailGrants";
 import { dovecotRole, ownerRole, readerRole, roleNames } from "./mailRoles";
 import { MailSchema } from "./mailSchema";
+import type { HbaClient } from "../core/pgHba";
 
 export interface MailDatabaseArgs {
   /** How the mail server (whose pg_hba.conf vmail edits) is reached. */
@@ -21,6 +22,8 @@ export interface MailDatabaseArgs {
   readonly settings: DatabaseSettings;
   /** The admin (superuser) role's password, a secret. */
   readonly adminPassword: pulumi.Input<string>;
+  /** The mail servers that reach the database over the network, for pg_hba. */
+  readonly clients: HbaClient[];
   /** Keep the database (and its mail data) from being deleted. */
   readonly protect: boolean;
 }
@@ -59,7 +62,7 @@ export class MailDatabase extends pulumi.ComponentResource {
     this.databaseName = database.name;
     const schema = new MailSchema(
       `${name}-schema`,
-      { server: args.server, settings: s, after: [database, owner.role] },
+      { server: args.server, settings: s, clients: args.clients, after: [database, owner.role] },
       { parent: this, aliases: [{ name: "mail-schema" }] },
     );
 

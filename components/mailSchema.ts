@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MailTables, PgReload } from "../resources/schema";
 import type { Server } from "../resources/server";
 import type { DatabaseSettings } from "../core/config";
-import { HBA_BLOCK, renderHbaBlock } from "../core/pgHba";
+import { HBA_BLOCK, renderHbaBlock, type HbaClient } from "../core/pgHba";
 import { dbIdentity } from "../core/target";
 
 export interface MailSchemaArgs {
@@ -13,6 +13,8 @@ export interface MailSchemaArgs {
   readonly server: Server;
   /** The database, its roles and the pg_hba.conf file. */
   readonly settings: DatabaseSettings;
+  /** The mail servers that reach the database over the network, for pg_hba. */
+  readonly clients: HbaClient[];
   /** The database and owner role, which must exist first (a component's dependsOn does not reach its children). */
   readonly after?: pulumi.Input<pulumi.Resource>[];
 }
@@ -32,7 +34,7 @@ export class MailSchema extends pulumi.ComponentResource {
     );
     const hba = args.server.file(
       `${name}-pg-hba`,
-      { path: s.hbaFile, content: renderHbaBlock(s), block: HBA_BLOCK },
+      { path: s.hbaFile, content: renderHbaBlock(s, args.clients), block: HBA_BLOCK },
       { parent: this, aliases: [{ name: "pg-hba-block" }] },
     );
     const reload = new PgReload(

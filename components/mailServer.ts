@@ -1,22 +1,17 @@
-// The top component: wires the mail owner, the database, Dovecot's SQL auth and delivery, the rows,
-// the Postfix maps and settings, and root's mail for one server. It holds no logic of its own.
+// The top component: wires the account database and its rows, the stack's own mail server and each
+// server of vmail:servers (mailHost.ts), the cleanup after a move and the destroy guard. It holds
+// no logic of its own.
 
 import * as pulumi from "@pulumi/pulumi";
 import { DestroyGuard } from "../resources/checkpointGuard";
 import { MovedRowsCleanup } from "../resources/rowsCleanup";
 import { Server } from "../resources/server";
-import type { MailSpec } from "../core/config";
+import { ownHost, type MailSpec } from "../core/config";
 import { dbIdentity } from "../core/target";
 import { LMTP_TRANSPORT, VIRTUAL_TRANSPORT } from "../core/dovecotDelivery";
-import { DovecotAuth } from "./dovecotAuth";
-import { DovecotDelivery } from "./dovecotDelivery";
+import { HostDelivery, MailHost, ownServerPlacement, type AccountDatabase } from "./mailHost";
 import { MailAccounts } from "./mailAccounts";
 import { MailDatabase } from "./mailDatabase";
-import { MailOwner } from "./mailOwner";
-import { PostfixMaps } from "./postfixMaps";
-import { PostfixSettings } from "./postfixSettings";
-import { RootForward } from "./rootForward";
-import { Submission } from "./submission";
 
 export interface MailServerArgs {
   /** The validated stack config (core/config.ts). */
@@ -43,19 +38,17 @@ export class MailServer extends pulumi.ComponentResource {
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailServer", name, {}, opts);
     const { spec } = args;
-    /** A child component `${name}-suffix`, known before as `formerly`. */
-    const child = (formerly: string) => ({ parent: this, aliases: [{ name: formerly }] });
     const server = new Server(spec.server, args.sshPrivateKey);
-
-    const owner = new MailOwner(
-      `${name}-owner`,
-      { server, owner: spec.owner },
-      child("mail-owner"),
-    );
     const database = new MailDatabase(
       `${name}-database`,
-      { server, settings: spec.database, adminPassword: args.adminPassword, protect: spec.protect },
-      child("mail-database"),
+      {
+        server,
+        settings: spec.database,
+        adminPassword: args.adminPassword,
+        clients: [ownHost(spec), ...spec.servers],
+        protect: spec.protect,
+      },
+      { parent: this, aliases: [{ name: "mail-database" }] },
     );
     // Every row, once MailAccounts has registered them (it comes after Dovecot): the files that
     // name the database wait for them, so after a move Postfix and Dovecot read the new one only
@@ -66,40 +59,17 @@ export class MailServer extends pulumi.ComponentResource {
       rowsRegistered = resolve;
       rowsFailed = reject;
     });
-    // Dovecot first: with it, mail is delivered over its LMTP, and the domains' rows that say so
-    // wait until it listens.
-    const dovecotParts: pulumi.Resource[] = [];
-    let delivery: DovecotDelivery | undefined;
-    const dovecotRole = spec.database.dovecotRole;
-    if (dovecotRole && database.dovecotPassword) {
-      const auth = new DovecotAuth(
-        `${name}-dovecot-auth`,
-        {
-          server,
-          dovecot: spec.dovecot,
-          database: { ...spec.database, dovecotRole },
-          password: database.dovecotPassword,
-          mailboxBase: spec.owner.mailboxBase,
-          uid: owner.uid,
-          gid: owner.gid,
-          after: database.ready,
-          filesAfter: rows.then((made) => (delivery ? [...made, delivery.ready] : made)),
-        },
-        { parent: this },
-      );
-      delivery = new DovecotDelivery(
-        `${name}-dovecot-delivery`,
-        {
-          server,
-          dovecot: spec.dovecot,
-          postfixConfigDir: spec.postfix.configDir,
-          sasl: spec.submission.enabled,
-          after: [auth.guard],
-        },
-        { parent: this },
-      );
-      dovecotParts.push(auth, delivery);
-    }
+    const db: AccountDatabase = {
+      settings: spec.database,
+      readerPassword: database.readerPassword,
+      dovecotPassword: database.dovecotPassword,
+      ready: database.ready,
+      rows,
+    };
+    // This server's Dovecot first: with it, mail is delivered over its LMTP, and the domains'
+    // rows that say so wait until it listens.
+    const own = new HostDelivery(ownServerPlacement(this, name), ownHost(spec), server, db);
+    const delivery = own.delivery;
     const accounts = new MailAccounts(
       `${name}-accounts`,
       {
@@ -109,65 +79,34 @@ export class MailServer extends pulumi.ComponentResource {
         aliasDomains: spec.aliasDomains,
         users: spec.users,
         aliases: spec.aliases,
-        gid: owner.gid,
+        gid: own.owner.gid,
         transport: delivery ? LMTP_TRANSPORT : VIRTUAL_TRANSPORT,
         domainsAfter: delivery ? [delivery.ready] : [],
         after: database.ready,
       },
-      child("mail-accounts"),
+      { parent: this, aliases: [{ name: "mail-accounts" }] },
     );
     accounts.registered.then(rowsRegistered, rowsFailed);
-    const maps = new PostfixMaps(
-      `${name}-postfix-maps`,
-      {
-        server,
-        mapsDir: spec.postfix.mapsDir,
-        database: spec.database,
-        readerPassword: database.readerPassword,
-        after: rows.then((made) => [...database.ready, ...made]),
-      },
-      child("postfix-maps"),
-    );
-    const settings = new PostfixSettings(
-      `${name}-postfix-settings`,
-      {
-        server,
-        postfix: spec.postfix,
-        mailboxBase: spec.owner.mailboxBase,
-        uid: owner.uid,
-        gid: owner.gid,
-        // Alias domains are virtual mailbox domains too: none may be in mydestination either.
-        domains: [...spec.domains, ...spec.aliasDomains.map((a) => a.domain)],
-        quotaStatus: delivery !== undefined,
-        mapFiles: maps.files,
-        // The domains must be rows before Postfix is told to look them up, and quota-status must
-        // listen before Postfix asks it.
-        after: [...maps.files, ...accounts.domains, ...(delivery ? [delivery.ready] : [])],
-      },
-      child("postfix-settings"),
-    );
-    const parts: pulumi.Resource[] = [owner, database, maps, settings, ...dovecotParts];
-    if (spec.submission.enabled && delivery) {
-      const submission = new Submission(
-        `${name}-submission`,
-        {
-          server,
-          postfix: spec.postfix,
-          submission: spec.submission,
-          after: [...maps.files, delivery.ready],
-        },
-        { parent: this },
-      );
-      parts.push(submission);
-    }
-    if (spec.rootForward.length > 0) {
-      const forward = new RootForward(
-        `${name}-root-forward`,
-        { server, targets: spec.rootForward, path: spec.rootForwardFile },
-        child("root-mail"),
-      );
-      parts.push(forward);
-    }
+    // Alias domains are virtual mailbox domains too: none may be in mydestination either.
+    const virtualDomains = [...spec.domains, ...spec.aliasDomains.map((a) => a.domain)];
+    const parts: pulumi.Resource[] = [
+      database,
+      ...own.postfix(virtualDomains, accounts.domains),
+      ...spec.servers.map(
+        (host) =>
+          new MailHost(
+            `${name}-${host.name}`,
+            {
+              host,
+              database: db,
+              sshPrivateKey: args.sshPrivateKey,
+              virtualDomains,
+              domainRows: accounts.domains,
+            },
+            { parent: this },
+          ),
+      ),
+    ];
     // After a move of the database, this stack's rows leave the old one last: once each is in
     // the new one and Postfix and Dovecot (every file, reloaded) read from there.
     const beforeCleanup: Promise<pulumi.Resource[]> = rows.then((made) => [...parts, ...made]);
@@ -190,8 +129,8 @@ export class MailServer extends pulumi.ComponentResource {
       dependsOn: everything,
     });
 
-    this.uid = owner.uid;
-    this.gid = owner.gid;
+    this.uid = own.owner.uid;
+    this.gid = own.owner.gid;
     this.readerPassword = database.readerPassword;
     this.ownerPassword = database.ownerPassword;
     this.dovecotPassword = database.dovecotPassword;

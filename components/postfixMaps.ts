@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Server } from "../resources/server";
 import type { ServerFile } from "../resources/serverFile";
-import type { DatabaseSettings } from "../core/config";
+import type { DatabaseHost, DatabaseSettings } from "../core/config";
 import type { FileOwnership } from "../core/scripts";
 import { MAP_NAMES, mapFilePath, renderMapFile } from "../core/postfixConfig";
 
@@ -16,8 +16,10 @@ export interface PostfixMapsArgs {
   readonly server: Server;
   /** Where the .cf files go. */
   readonly mapsDir: string;
-  /** The reader role and database the maps query, on the server's own PostgreSQL port. */
+  /** The reader role and database the maps query. */
   readonly database: DatabaseSettings;
+  /** Where this server's Postfix reads the database. */
+  readonly databaseHosts: DatabaseHost[];
   /** The reader's password, written into every file (so each file is a secret). */
   readonly readerPassword: pulumi.Input<string>;
   /**
@@ -33,7 +35,7 @@ export class PostfixMaps extends pulumi.ComponentResource {
   constructor(name: string, args: PostfixMapsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:PostfixMaps", name, {}, opts);
     const db = args.database;
-    const connection = { port: db.serverPort, user: db.readerRole, dbname: db.name };
+    const connection = { hosts: args.databaseHosts, user: db.readerRole, dbname: db.name };
     this.files = MAP_NAMES.map((map) =>
       args.server.file(
         `${name}-${map}`,

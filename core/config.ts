@@ -17,16 +17,10 @@ import { readAliases, withCatchAllShields, withForwards, type AliasSpec } from "
 import { DEFAULTS } from "./configDefaults";
 import { ConfigError, Reader, type AccountsFile, type RawConfig } from "./configReader";
 import { HASH_SCHEMES, type HashScheme } from "./passwords";
-import { mailboxBaseRule } from "./rules";
 import { readDomainQuotas } from "./quotas";
 import {
   readDatabaseSettings,
-  readDovecotSettings,
-  readMailOwner,
-  readPostfixSettings,
   readRetiredTargets,
-  readRootForward,
-  readServerAccess,
   refuseRetiringWhatIsInUse,
   type DatabaseSettings,
   type DovecotSettings,
@@ -36,7 +30,8 @@ import {
 import { suspendUsers } from "./suspension";
 import type { ServerAccess } from "./target";
 import { refuseUnknownKeys } from "./unknownKeys";
-import { readSubmissionSettings, type SubmissionSettings } from "./submission";
+import type { SubmissionSettings } from "./submission";
+import { readOwnHost, readServers, type DatabaseHost, type MailHostSpec } from "./servers";
 
 export type { PasswordSource, UserSpec } from "./accounts";
 export { findAliasLoop, withCatchAllShields, type AliasSpec } from "./aliases";
@@ -49,6 +44,7 @@ export type {
   PostfixSettings,
 } from "./serverSettings";
 export type { ServerAccess };
+export type { DatabaseHost, MailHostSpec } from "./servers";
 
 export interface MailSpec {
   protect: boolean;
@@ -68,22 +64,56 @@ export interface MailSpec {
   aliases: AliasSpec[];
   rootForward: string[];
   rootForwardFile: string;
+  /** Where the stack's own server's Postfix and Dovecot read the account database. */
+  databaseHosts: DatabaseHost[];
+  /** Where the stack's own server connects to the database from, beyond loopback (CIDR). */
+  pgHbaAddresses: string[];
+  /** The other mail servers (vmail:servers), each reading the same account database. */
+  servers: MailHostSpec[];
 }
 
-/** Reads just what the dynamic providers need to reach the database and the server. */
+/** The stack's own server, as vmail:servers describes the others. */
+export function ownHost(spec: MailSpec): MailHostSpec {
+  return {
+    name: "",
+    server: spec.server,
+    owner: spec.owner,
+    postfix: spec.postfix,
+    dovecot: spec.dovecot,
+    submission: spec.submission,
+    rootForward: spec.rootForward,
+    rootForwardFile: spec.rootForwardFile,
+    databaseHosts: spec.databaseHosts,
+    pgHbaAddresses: spec.pgHbaAddresses,
+  };
+}
+
+/** Where a user's maildir is on one server: a rename moves it there. */
+export interface MaildirHost {
+  server: ServerAccess;
+  mailboxBase: string;
+}
+
+/** Reads just what vmail's providers need to reach the database and the servers. */
 export function parseConnectionSettings(raw: RawConfig): {
   database: DatabaseSettings;
   server: ServerAccess;
   retiredTargets: string[];
-  /** Where the maildirs are: a user's maildir moves within it. */
-  mailboxBase: string;
+  /** Every server's maildirs (the stack's own first): a user's maildir moves on each. */
+  maildirHosts: MaildirHost[];
 } {
   const r = new Reader(raw);
+  const database = readDatabaseSettings(r);
+  const own = readOwnHost(r, database, DEFAULTS.passwordScheme);
+  const servers = readServers(r, raw, database, DEFAULTS.passwordScheme, own);
   const result = {
-    database: readDatabaseSettings(r),
-    server: readServerAccess(r),
+    database,
+    server: own.server,
     retiredTargets: readRetiredTargets(r),
-    mailboxBase: r.string("mailboxBase", DEFAULTS.mailboxBase, mailboxBaseRule),
+    maildirHosts: [own, ...servers].map((h) => ({
+      server: h.server,
+      mailboxBase: h.owner.mailboxBase,
+    })),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return result;
@@ -91,18 +121,16 @@ export function parseConnectionSettings(raw: RawConfig): {
 
 export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const r = new Reader(raw);
-  const server = readServerAccess(r);
   const database = readDatabaseSettings(r);
-  const owner = readMailOwner(r);
-  const postfix = readPostfixSettings(r);
   const scheme = r.oneOf<HashScheme>("passwordScheme", DEFAULTS.passwordScheme, HASH_SCHEMES);
-  const dovecot = readDovecotSettings(r, database, scheme);
+  const own = readOwnHost(r, database, scheme);
+  const { owner, postfix, dovecot, submission } = own;
+  const servers = readServers(r, raw, database, scheme, own);
   const domains = readDomains(r, accounts);
   const suspendedDomains = readSuspendedDomains(r, domains);
   const aliasDomains = readAliasDomains(r, domains);
   const domainQuotas = readDomainQuotas(r, domains, dovecot.enabled);
   const userEntries = r.entries("users", accounts);
-  const submission = readSubmissionSettings(r, dovecot.enabled);
   const defaults = {
     scheme,
     domainQuotas,
@@ -122,13 +150,12 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     new Set(domains),
   );
   refuseUnknownKeys(r, raw);
-  const { rootForward, rootForwardFile } = readRootForward(r);
   const protect = r.boolean("protect", DEFAULTS.protect);
-  refuseRetiringWhatIsInUse(r, readRetiredTargets(r), database, server);
+  refuseRetiringWhatIsInUse(r, readRetiredTargets(r), database, [own, ...servers]);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     protect,
-    server,
+    server: own.server,
     owner,
     database,
     postfix,
@@ -139,7 +166,10 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
     aliasDomains,
     users,
     aliases: withCatchAllShields(aliases, users),
-    rootForward,
-    rootForwardFile,
+    rootForward: own.rootForward,
+    rootForwardFile: own.rootForwardFile,
+    databaseHosts: own.databaseHosts,
+    pgHbaAddresses: own.pgHbaAddresses,
+    servers,
   };
 }

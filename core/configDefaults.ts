@@ -49,4 +49,7 @@ export const DEFAULTS = {
   tlsCertFile: "",
   tlsKeyFile: "",
   retiredTargets: [],
+  databaseHosts: [],
+  pgHbaAddresses: [],
+  servers: [],
 } as const;

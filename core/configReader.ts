@@ -42,11 +42,23 @@ export class ConfigError extends Error {
 
 /** Collects problems while reading; each names `vmail:<key>` and, for list entries, the entry. */
 export class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly raw: RawConfig) {}
+  /**
+   * `label` names a key in a problem (`vmail:<key>` unless told); a reader of a list entry's
+   * fields (scoped) labels them as that entry's and reports into the same list of problems.
+   */
+  constructor(
+    private readonly raw: RawConfig,
+    private readonly label: (key: string) => string = (key) => `${NAMESPACE}:${key}`,
+    readonly problems: string[] = [],
+  ) {}
+
+  /** A reader of `raw`, an entry's own keys, whose problems name them with `label` and count here. */
+  scoped(raw: RawConfig, label: (key: string) => string): Reader {
+    return new Reader(raw, label, this.problems);
+  }
 
   fail(key: string, rule: string): void {
-    this.failAt(`${NAMESPACE}:${key}`, rule);
+    this.failAt(this.label(key), rule);
   }
 
   /** A problem at an entry whose label is already complete (`vmail:users[2] (x@y.z)`). */

@@ -4,6 +4,7 @@
 
 import type { BlockSpec } from "./managedBlock";
 import type { HashScheme } from "./passwords";
+import type { DatabaseHost } from "./servers";
 import { shellQuote } from "./scripts";
 
 /**
@@ -33,8 +34,8 @@ export function dovecotPaths(configDir: string) {
 }
 
 export interface DovecotSqlInput {
-  /** PostgreSQL's port on the mail server (Dovecot connects over loopback, like Postfix). */
-  port: number;
+  /** Where the account database is read, in order (loopback on the server itself by default). */
+  hosts: DatabaseHost[];
   dbname: string;
   role: string;
   /** The role's password: letters and digits only (see MailDatabase), so it needs no quoting. */
@@ -68,7 +69,7 @@ export function renderDovecotSql(i: DovecotSqlInput): string {
   return [
     "# Written by vmail (Pulumi). Edits here are overwritten by the next `pulumi up`.",
     "driver = pgsql",
-    `connect = host=127.0.0.1 port=${i.port} dbname=${i.dbname} user=${i.role} password=${i.password}`,
+    `connect = ${connectHosts(i.hosts)} dbname=${i.dbname} user=${i.role} password=${i.password}`,
     `default_pass_scheme = ${i.scheme}`,
     // A user who may not log in is not found: every login fails as with a wrong password.
     "password_query = SELECT email AS user, password FROM users WHERE email = '%u' AND login",
@@ -78,6 +79,15 @@ export function renderDovecotSql(i: DovecotSqlInput): string {
     "iterate_query = SELECT email AS user FROM users",
     "",
   ].join("\n");
+}
+
+/**
+ * The hosts as one libpq host list (host=a,b port=1,2): libpq tries them in this order at each
+ * connect, so Dovecot reads the first that answers (a server's own replica, then the primary).
+ * Dovecot's own `host=a host=b` would share one port between them and spread the connections.
+ */
+function connectHosts(hosts: DatabaseHost[]): string {
+  return `host=${hosts.map((h) => h.host).join(",")} port=${hosts.map((h) => h.port).join(",")}`;
 }
 
 /** passdb and userdb from the SQL file: Dovecot's own auth-sql.conf.ext, naming vmail's file. */

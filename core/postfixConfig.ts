@@ -3,6 +3,7 @@
 
 import { QUOTA_STATUS_CHECK } from "./dovecotDelivery";
 import type { PostconfInput } from "./mainCfScripts";
+import type { DatabaseHost } from "./servers";
 
 export type MapName = "mailboxes" | "transport" | "aliases" | "domains" | "refused" | "senders";
 
@@ -52,7 +53,8 @@ const QUERIES: Record<MapName, string> = {
 export const MAP_NAMES = Object.keys(QUERIES) as MapName[];
 
 export interface MapConnection {
-  port: number;
+  /** Where the account database is read: loopback on the server itself unless the stack says. */
+  hosts: DatabaseHost[];
   user: string;
   dbname: string;
 }
@@ -65,8 +67,9 @@ export function mapFilePath(mapsDir: string, map: MapName): string {
 export function renderMapFile(map: MapName, conn: MapConnection, password: string): string {
   return [
     "# Written by vmail (Pulumi). Edits here are overwritten by the next `pulumi up`.",
-    // The reader may connect from loopback only (pg_hba), so the maps always use 127.0.0.1.
-    `hosts = inet:127.0.0.1:${conn.port}`,
+    // Postfix tries the hosts in random order and skips one that is down: each server lists
+    // its own replica and the primary, say, and keeps finding the accounts while one is down.
+    `hosts = ${conn.hosts.map((h) => `inet:${h.host}:${h.port}`).join(" ")}`,
     `user = ${conn.user}`,
     `password = ${password}`,
     `dbname = ${conn.dbname}`,

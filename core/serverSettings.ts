@@ -225,14 +225,14 @@ export function readRetiredTargets(r: Reader): string[] {
   return retired;
 }
 
-/** A retired target is one the stack has moved away from, never the one it uses now. */
+/** A retired target is one the stack has moved away from, never one it uses now. */
 export function refuseRetiringWhatIsInUse(
   r: Reader,
   retired: string[],
   database: DatabaseSettings,
-  server: ServerAccess,
+  servers: { server: ServerAccess }[],
 ): void {
-  for (const inUse of [dbIdentity(database), server]) {
+  for (const inUse of [dbIdentity(database), ...servers.map((s) => s.server)]) {
     const at = retired.indexOf(describeTarget(inUse));
     if (at >= 0) {
       r.fail(

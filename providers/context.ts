@@ -2,7 +2,7 @@
 // database. Read in `configure`, so no credential is ever stored in a resource's state.
 
 import type * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, parseConnectionSettings } from "../core/config";
+import { DEFAULTS, NAMESPACE, parseConnectionSettings } from "../core/config";
 import type { DbIdentity, ServerIdentity } from "../core/target";
 import { isRetired } from "../core/retiredTargets";
 import type { DbTarget } from "./db";
@@ -13,21 +13,34 @@ export interface ProviderContext {
   db: DbTarget;
   /** Databases and servers the operator gave up on (core/retiredTargets.ts). */
   retiredTargets?: string[];
-  /** vmail:mailboxBase: where a user's maildir moves when its path changes. */
-  mailboxBase?: string;
+  /**
+   * Each server's maildirs (the stack's own first): a user's maildir moves on every one when its
+   * path changes. None given: the stack's own server, at the default mailbox base.
+   */
+  maildirs?: MaildirsAt[];
+}
+
+/** Where one server keeps the maildirs, and how vmail reaches it. */
+export interface MaildirsAt {
+  shell: ShellTarget;
+  mailboxBase: string;
 }
 
 export function contextFromConfig(config: pulumi.dynamic.Config): ProviderContext {
   const get = (key: string) => config.get(`${NAMESPACE}:${key}`);
-  const { database, server, retiredTargets, mailboxBase } = parseConnectionSettings({
+  const { database, server, retiredTargets, maildirHosts } = parseConnectionSettings({
     get,
     isSecret: () => true,
   });
+  const privateKey = get("sshPrivateKey");
   return {
-    shell: { access: server, privateKey: get("sshPrivateKey") },
+    shell: { access: server, privateKey },
     db: { settings: database, adminPassword: get("pgAdminPassword") ?? "" },
     retiredTargets,
-    mailboxBase,
+    maildirs: maildirHosts.map((h) => ({
+      shell: { access: h.server, privateKey },
+      mailboxBase: h.mailboxBase,
+    })),
   };
 }
 
@@ -75,6 +88,12 @@ export class ContextHolder {
    */
   retired(target: DbIdentity | ServerIdentity | undefined): boolean {
     return target !== undefined && isRetired(this.get().retiredTargets ?? [], target);
+  }
+
+  /** Every server's maildirs, the stack's own first. */
+  maildirs(): MaildirsAt[] {
+    const ctx = this.get();
+    return ctx.maildirs ?? [{ shell: ctx.shell, mailboxBase: DEFAULTS.mailboxBase }];
   }
 
   /** The server a file records, reached with the stack's SSH key; the configured one if none. */

@@ -14,7 +14,6 @@ import { dbOf, moveRow, type RowInputs } from "./rowMoves";
 import { deleteRow, readRow, stackChanged, stackOf, writeRow, type Row } from "./rowStore";
 import { ALIASES, TRANSPORTS, USERS, type TableShape } from "../core/tables";
 import { targetChanged } from "../core/target";
-import { DEFAULTS } from "../core/configDefaults";
 import {
   maildirClash,
   maildirMoveScript,
@@ -185,12 +184,19 @@ async function renameUser(
 /** The row's address: a rename changes it, and the id stays what the row was made as. */
 const keyOf = (id: string, props: UserOutputs) => props.row?.email ?? id;
 
-/** The mailbox base maildirs move in (vmail:mailboxBase). */
-const mailboxBase = () => providerContext.get().mailboxBase ?? DEFAULTS.mailboxBase;
-
-/** Runs `script` for a maildir moving from `from` to `to` on the configured server. */
-const onServer = (what: string, script: string) =>
-  mustRunOnServer(providerContext.get().shell, what, script);
+/**
+ * Runs the script `forBase` makes for each server's mailbox base, on each server (the stack's
+ * own first), and returns what each printed.
+ */
+const onEachServer = (what: string, forBase: (base: string) => string) =>
+  Promise.all(
+    providerContext.maildirs().map((m) =>
+      mustRunOnServer(m.shell, what, forBase(m.mailboxBase)).then((out) => ({
+        out,
+        base: m.mailboxBase,
+      })),
+    ),
+  );
 
 export const userProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => Promise.resolve(providerContext.set(req.config)),
@@ -201,11 +207,12 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds: UserInputs | undefined, news: UserInputs) {
     const [from, to] = [olds?.row?.maildir, news.row?.maildir];
     if (typeof from !== "string" || typeof to !== "string" || from === to) return { inputs: news };
-    const found = await onServer(
-      "looking at the maildirs",
-      maildirProbeScript(mailboxBase(), from, to),
-    ).catch(() => "ok");
-    const reason = maildirClash(found, mailboxBase(), from, to);
+    const found = await onEachServer("looking at the maildirs", (base) =>
+      maildirProbeScript(base, from, to),
+    ).catch(() => []);
+    const reason = found
+      .map(({ out, base }) => maildirClash(out, base, from, to))
+      .find((r) => r !== undefined);
     return {
       inputs: news,
       failures: reason ? [{ property: "row", reason: `vmail: ${news.row.email}: ${reason}` }] : [],
@@ -233,11 +240,11 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
    * delivered to the old path meanwhile is swept into it after.
    */
   async update(_id, olds: UserOutputs, news: UserInputs) {
-    const [from, to, base] = [olds.row.maildir, news.row.maildir, mailboxBase()];
+    const [from, to] = [olds.row.maildir, news.row.maildir];
     const what = `moving ${olds.row.email}'s maildir ${from} to ${to}`;
-    if (from !== to) await onServer(what, maildirMoveScript(base, from, to));
+    if (from !== to) await onEachServer(what, (base) => maildirMoveScript(base, from, to));
     const outs = await writeUser(news, olds);
-    if (from !== to) await onServer(what, maildirSweepScript(base, from, to));
+    if (from !== to) await onEachServer(what, (base) => maildirSweepScript(base, from, to));
     return { outs };
   },
   async read(id: string, props: UserOutputs) {

@@ -599,7 +599,11 @@ describe("Postfix maps, queried with real postmap", () => {
         path: mapFilePath(mapsDir, map),
         content: renderMapFile(
           map,
-          { port: cluster.port, user: "mailreader", dbname: "mail" },
+          {
+            hosts: [{ host: "127.0.0.1", port: cluster.port }],
+            user: "mailreader",
+            dbname: "mail",
+          },
           fixture.readerPassword,
         ),
         ownership: MAP_FILE_OWNERSHIP,
@@ -655,7 +659,7 @@ describe("Postfix maps, queried with real postmap", () => {
     const path = mapFilePath(mapsDir, "aliases");
     const content = renderMapFile(
       "aliases",
-      { port: cluster.port, user: "mailreader", dbname: "mail" },
+      { hosts: [{ host: "127.0.0.1", port: cluster.port }], user: "mailreader", dbname: "mail" },
       fixture.readerPassword,
     );
     const outs = { path, ownership: MAP_FILE_OWNERSHIP, sha256: "" };

@@ -41,7 +41,7 @@ const server = { kind: "local" } as const;
 async function writeVmailFiles(password: string): Promise<void> {
   const s = settings();
   const written = await writeDovecotFiles(dovecot.configDir, {
-    port: s.serverPort,
+    hosts: [{ host: "127.0.0.1", port: s.serverPort }],
     dbname: s.name,
     role: s.dovecotRole ?? "",
     password,

@@ -52,7 +52,7 @@ async function withoutPgsqlDriver<T>(action: () => Promise<T>): Promise<T> {
 /** Writes vmail's three Dovecot files into `configDir` as DovecotAuth declares them. */
 const writeVmailFiles = (configDir: string) =>
   writeDovecotFiles(configDir, {
-    port: 1, // no database: nothing here logs in
+    hosts: [{ host: "127.0.0.1", port: 1 }], // no database: nothing here logs in
     dbname: "mail",
     role: "maildovecot",
     password: "unused",

@@ -5,7 +5,7 @@
 // preview and at the move.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +27,8 @@ const users = userProvider as Provider;
 
 let cluster: PgCluster;
 let base: string;
+/** A second server's mailbox base (reached the same way here): its maildirs move too. */
+let secondBase: string;
 
 function inputs(email: string, maildir: string): UserInputs {
   const row = { email, realname: null, maildir, scheme: "BLF-CRYPT" as const, stack: "o/p/s" };
@@ -34,27 +36,34 @@ function inputs(email: string, maildir: string): UserInputs {
 }
 
 /** A maildir with one message in new/, as a delivery leaves it. */
-function maildirWith(maildir: string, message: string): void {
-  for (const d of ["new", "cur", "tmp"]) mkdirSync(join(base, maildir, d), { recursive: true });
-  writeFileSync(join(base, maildir, "new", `${message}.host`), `Subject: ${message}\n\n`);
+function maildirWith(maildir: string, message: string, at = base): void {
+  for (const d of ["new", "cur", "tmp"]) mkdirSync(join(at, maildir, d), { recursive: true });
+  writeFileSync(join(at, maildir, "new", `${message}.host`), `Subject: ${message}\n\n`);
 }
 
-const messages = (maildir: string, dir = "new") =>
-  existsSync(join(base, maildir, dir)) ? readdirSync(join(base, maildir, dir)).sort() : [];
+const messages = (maildir: string, dir = "new", at = base) =>
+  existsSync(join(at, maildir, dir)) ? readdirSync(join(at, maildir, dir)).sort() : [];
 
 before(async () => {
   installSystemDeps();
   cluster = await startPgCluster();
   base = await mkdtemp(join(tmpdir(), "vmail-rename-"));
+  secondBase = await mkdtemp(join(tmpdir(), "vmail-rename-second-"));
   const ctx = useLocalContext(cluster);
-  providerContext.use({ ...ctx, mailboxBase: base });
+  providerContext.use({
+    ...ctx,
+    maildirs: [
+      { shell: ctx.shell, mailboxBase: base },
+      { shell: ctx.shell, mailboxBase: secondBase },
+    ],
+  });
   await createMailDatabase(cluster, testDatabaseSettings(cluster));
 });
 
 after(async () => {
   await closePools();
   await cluster?.stop();
-  if (base) await rm(base, { recursive: true, force: true });
+  for (const dir of [base, secondBase]) if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe("renaming a user", () => {
@@ -84,6 +93,23 @@ describe("renaming a user", () => {
     assert.equal(read.id, "frank@example.com");
     await users.delete("frank@example.com", outs);
     assert.equal(await storedRow(cluster, "users", "email", "franklin@example.com"), undefined);
+  });
+
+  it("moves the maildir on every server that has it, and passes one that has none", async () => {
+    const made = (await users.create(inputs("ida@example.com", "ida/"))).outs as UserOutputs;
+    maildirWith("ida/", "on-the-first");
+    maildirWith("ida/", "on-the-second", secondBase);
+    const moved = (await users.update("ida@example.com", made, inputs("ida@example.com", "ida-b/")))
+      .outs as UserOutputs;
+    assert.deepEqual(messages("ida-b/"), ["on-the-first.host"]);
+    assert.deepEqual(messages("ida-b/", "new", secondBase), ["on-the-second.host"]);
+    assert.equal(existsSync(join(secondBase, "ida")), false, "nothing left on the second");
+
+    // A maildir only the second server has (no mail on the first yet) moves there alone.
+    rmSync(join(base, "ida-b"), { recursive: true });
+    await users.update("ida@example.com", moved, inputs("ida@example.com", "ida-c/"));
+    assert.deepEqual(messages("ida-c/", "new", secondBase), ["on-the-second.host"]);
+    assert.equal(existsSync(join(base, "ida-c")), false, "none made on the first");
   });
 
   it("sweeps mail delivered to the old path during the move into the new maildir", async () => {

@@ -27,7 +27,11 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
   return () => {
     const { spec, sshPrivateKey } = readStackConfig();
     const server = new Server(spec.server, sshPrivateKey);
-    const schema = new MailSchema("mail-database-schema", { server, settings: spec.database });
+    const schema = new MailSchema("mail-database-schema", {
+      server,
+      settings: spec.database,
+      clients: [],
+    });
     const accounts = new MailAccounts("mail-accounts", {
       target: dbIdentity(spec.database),
       domains: spec.domains,
@@ -45,6 +49,7 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
       server,
       mapsDir: spec.postfix.mapsDir,
       database: spec.database,
+      databaseHosts: spec.databaseHosts,
       readerPassword: pulumi.secret(harness.readerPassword),
       after: schema.ready,
     });

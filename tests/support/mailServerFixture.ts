@@ -73,7 +73,11 @@ export async function startMailServer(owner: string, sasl = false): Promise<Mail
   const mapsDir = join(dir, "maps");
   await mkdir(mapsDir, { mode: 0o755 });
   for (const map of MAP_NAMES) {
-    const conn = { port: s.serverPort, user: s.readerRole, dbname: s.name };
+    const conn = {
+      hosts: [{ host: "127.0.0.1", port: s.serverPort }],
+      user: s.readerRole,
+      dbname: s.name,
+    };
     await writeFile(mapFilePath(mapsDir, map), renderMapFile(map, conn, db.readerPassword), {
       mode: 0o644,
     });
@@ -147,7 +151,7 @@ async function writeVmailFiles(f: MailServerFixture, sasl: boolean): Promise<voi
     await mustRunOnServer(LOCAL, "postfix queue", postfixQueueScript(f.postfix.configDir)),
   );
   const sql = {
-    port: s.serverPort,
+    hosts: [{ host: "127.0.0.1", port: s.serverPort }],
     dbname: s.name,
     role: s.dovecotRole ?? "",
     password: f.db.dovecotPassword,

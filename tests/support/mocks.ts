@@ -127,10 +127,12 @@ export class MockEngine {
 
 /** What the mocks answer for a resource besides its inputs: what vmail reads of it. */
 export function mockOutputs(type: string, name: string): Record<string, unknown> {
-  if (type === "command:local:Command" && name === "mail-owner-account") {
+  // Each server's commands (this machine's or over SSH), the stack's own and vmail:servers'.
+  const command = /^command:(local|remote):Command$/.test(type);
+  if (command && name.endsWith("-owner-account")) {
     return { stdout: `${MOCK_UID} ${MOCK_GID}\n` };
   }
-  if (type === "command:local:Command" && name === "mail-dovecot-delivery-postfix-queue") {
+  if (command && name.endsWith("-dovecot-delivery-postfix-queue")) {
     return { stdout: "/var/spool/postfix\npostfix\n" };
   }
   if (type === "random:index/randomPassword:RandomPassword") return { result: `pw-of-${name}` };

@@ -90,11 +90,15 @@ describe("the tables' description", () => {
 
   it("covers every column Postfix's maps and Dovecot's queries read", () => {
     for (const map of MAP_NAMES) {
-      const rendered = renderMapFile(map, { port: 5432, user: "mailreader", dbname: "mail" }, "pw");
+      const rendered = renderMapFile(
+        map,
+        { hosts: [{ host: "127.0.0.1", port: 5432 }], user: "mailreader", dbname: "mail" },
+        "pw",
+      );
       for (const query of queries(rendered)) assertReadable("postfix", query);
     }
     const dovecot = renderDovecotSql({
-      port: 5432,
+      hosts: [{ host: "127.0.0.1", port: 5432 }],
       dbname: "mail",
       role: "maildovecot",
       password: "pw",
