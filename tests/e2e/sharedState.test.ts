@@ -12,13 +12,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type * as auto from "@pulumi/pulumi/automation";
 import { assertNoChanges, createTestStack, type TestStack } from "../support/engine";
-import { startPgCluster, superuserQuery, type PgCluster } from "../support/pgCluster";
+import {
+  startPgCluster,
+  stateBackendOn,
+  STATE_DB,
+  superuserQuery,
+  type PgCluster,
+} from "../support/pgCluster";
 import { pluginGate } from "../support/plugins";
 import { installSystemDeps } from "../support/systemDeps";
 
 const PLUGINS = pluginGate("e2e: the state in PostgreSQL");
-const STATE_ROLE = "pulumistate";
-const STATE_DB = "pulumi_state";
 
 /**
  * Holds its create until the file `gate` exists (a generous deadline guards against a hang), so
@@ -87,17 +91,12 @@ describe("the state in PostgreSQL, shared by a team", { skip: PLUGINS.skip }, ()
     PLUGINS.assertPresent();
     installSystemDeps();
     cluster = await startPgCluster();
-    await superuserQuery(cluster, `CREATE ROLE ${STATE_ROLE} LOGIN PASSWORD 'state-password'`);
-    await superuserQuery(cluster, `CREATE DATABASE ${STATE_DB} OWNER ${STATE_ROLE}`);
     dir = mkdtempSync(join(tmpdir(), "vmail-shared-state-"));
     t = await createTestStack(
       "shared",
       program(join(dir, "gate")),
       {},
-      {
-        url: `postgres://${STATE_ROLE}@127.0.0.1:${cluster.port}/${STATE_DB}?sslmode=disable`,
-        env: { PGPASSWORD: "state-password" },
-      },
+      await stateBackendOn(cluster),
     );
   });
 

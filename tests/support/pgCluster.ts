@@ -30,6 +30,10 @@ export interface PgCluster {
   clientConfig(database?: string): ClientConfig;
   /** Re-reads pg_hba.conf and postgresql.conf (pg_reload_conf()). */
   reload(): Promise<void>;
+  /** Stops the server (a fast shutdown) and keeps its files, so that start() brings it back. */
+  pause(): Promise<void>;
+  /** Starts a paused server again, on the same port, and waits until it takes connections. */
+  resume(): Promise<void>;
   /** Stops the server and removes every file of the cluster. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -141,7 +145,10 @@ export async function startPgCluster(opts: { superPassword?: string } = {}): Pro
       const port = await freePort();
       const started = await startServer(user, base, dataDir, socketDir, port, superPassword, env);
       if ("server" in started) {
-        return clusterHandle(base, dataDir, socketDir, port, superPassword, started.server);
+        return clusterHandle(
+          { user, base, dataDir, socketDir, port, superPassword, env },
+          started.server,
+        );
       }
       if (attempt >= 3) throw new Error(`postgres did not start: ${started.log}`);
     }
@@ -234,14 +241,20 @@ async function stopServer(server: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function clusterHandle(
-  base: string,
-  dataDir: string,
-  socketDir: string,
-  port: number,
-  superPassword: string,
-  server: ChildProcess,
-): PgCluster {
+/** Where a cluster is and how its server is started. */
+interface ClusterPlace {
+  user: string;
+  base: string;
+  dataDir: string;
+  socketDir: string;
+  port: number;
+  superPassword: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function clusterHandle(place: ClusterPlace, first: ChildProcess): PgCluster {
+  const { base, dataDir, socketDir, port, superPassword } = place;
+  let server = first;
   let stopped: Promise<void> | undefined;
   const cluster: PgCluster = {
     host: "127.0.0.1",
@@ -273,6 +286,13 @@ function clusterHandle(
         await sleep(100);
       }
     },
+    pause: () => stopServer(server),
+    resume: async () => {
+      const { user, env } = place;
+      const started = await startServer(user, base, dataDir, socketDir, port, superPassword, env);
+      if (!("server" in started)) throw new Error(`postgres did not start again: ${started.log}`);
+      server = started.server;
+    },
     stop: () => {
       stopped ??= (async () => {
         await stopServer(server);
@@ -282,4 +302,82 @@ function clusterHandle(
     },
   };
   return cluster;
+}
+
+/**
+ * A streaming replica of `primary`, as an operator makes one: `pg_basebackup -R` over TCP as the
+ * superuser (its password in PGPASSWORD, never on a command line; initdb's pg_hba admits
+ * replication from loopback), started as a hot standby on a port of its own. It has the primary's
+ * roles, passwords and pg_hba.conf as they were at the copy, and follows every change after.
+ */
+export async function startReplica(primary: PgCluster): Promise<PgCluster> {
+  ensureInstalled([`${PG_BIN}/pg_basebackup`]);
+  const user = serverUser();
+  const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-pg-replica-"));
+  const dataDir = path.join(base, "data");
+  const socketDir = path.join(base, "socket");
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C", TZ: "UTC" };
+  try {
+    await fs.chmod(base, 0o755);
+    await fs.mkdir(socketDir, { mode: 0o755 });
+    spawnOk("chown", [`${user}:`, base, socketDir]);
+    const [cmd, args] = asUser(user, [
+      `${PG_BIN}/pg_basebackup`,
+      "--host=127.0.0.1",
+      `--port=${primary.port}`,
+      "--username=postgres",
+      `--pgdata=${dataDir}`,
+      "--write-recovery-conf",
+      "--wal-method=stream",
+      "--checkpoint=fast",
+      "--no-sync",
+    ]);
+    spawnOk(cmd, args, { cwd: base, env: { ...env, PGPASSWORD: primary.superPassword } });
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const place = {
+        user,
+        base,
+        dataDir,
+        socketDir,
+        port,
+        superPassword: primary.superPassword,
+        env,
+      };
+      const started = await startServer(
+        user,
+        base,
+        dataDir,
+        socketDir,
+        port,
+        place.superPassword,
+        env,
+      );
+      if ("server" in started) return clusterHandle(place, started.server);
+      if (attempt >= 3) throw new Error(`the replica did not start: ${started.log}`);
+    }
+  } catch (e) {
+    await fs.rm(base, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** The test role and database of a Pulumi state backend on a cluster (see stateBackendOn). */
+export const STATE_ROLE = "pulumistate";
+export const STATE_DB = "pulumi_state";
+
+/**
+ * A Pulumi state backend on `cluster`, as the README has an operator make one: a role and a
+ * database of its own, the URL without the password, which the CLI takes from PGPASSWORD.
+ */
+export async function stateBackendOn(
+  cluster: PgCluster,
+): Promise<{ url: string; env: Record<string, string> }> {
+  const password = randomBytes(18).toString("base64url");
+  await superuserQuery(cluster, `CREATE ROLE ${STATE_ROLE} LOGIN PASSWORD '${password}'`);
+  await superuserQuery(cluster, `CREATE DATABASE ${STATE_DB} OWNER ${STATE_ROLE}`);
+  return {
+    url: `postgres://${STATE_ROLE}@127.0.0.1:${cluster.port}/${STATE_DB}?sslmode=disable`,
+    env: { PGPASSWORD: password },
+  };
 }
