@@ -59,7 +59,12 @@ export function readStackConfig(): StackConfig {
     return {
       spec,
       adminPassword: config.requireSecret("pgAdminPassword"),
-      sshPrivateKey: spec.server.kind === "ssh" ? config.requireSecret("sshPrivateKey") : undefined,
+      // One key for every server vmail reaches over SSH, the stack's own or one of vmail:servers.
+      sshPrivateKey: [spec.server, ...spec.servers.map((s) => s.server)].some(
+        (s) => s.kind === "ssh",
+      )
+        ? config.requireSecret("sshPrivateKey")
+        : undefined,
     };
   } catch (error) {
     throw new pulumi.RunError((error as Error).message);
