@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DestroyGuard } from "../resources/checkpointGuard";
 import { MovedRowsCleanup } from "../resources/rowsCleanup";
 import { Server } from "../resources/server";
-import { ownHost, type MailSpec } from "../core/config";
+import type { MailSpec } from "../core/config";
 import { dbIdentity } from "../core/target";
 import { LMTP_TRANSPORT, VIRTUAL_TRANSPORT } from "../core/dovecotDelivery";
 import { HostDelivery, MailHost, ownServerPlacement, type AccountDatabase } from "./mailHost";
@@ -38,14 +38,14 @@ export class MailServer extends pulumi.ComponentResource {
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vmail:index:MailServer", name, {}, opts);
     const { spec } = args;
-    const server = new Server(spec.server, args.sshPrivateKey);
+    const server = new Server(spec.own.server, args.sshPrivateKey);
     const database = new MailDatabase(
       `${name}-database`,
       {
         server,
         settings: spec.database,
         adminPassword: args.adminPassword,
-        clients: [ownHost(spec), ...spec.servers],
+        clients: [spec.own, ...spec.servers],
         protect: spec.protect,
       },
       { parent: this, aliases: [{ name: "mail-database" }] },
@@ -68,7 +68,7 @@ export class MailServer extends pulumi.ComponentResource {
     };
     // This server's Dovecot first: with it, mail is delivered over its LMTP, and the domains'
     // rows that say so wait until it listens.
-    const own = new HostDelivery(ownServerPlacement(this, name), ownHost(spec), server, db);
+    const own = new HostDelivery(ownServerPlacement(this, name), spec.own, server, db);
     const delivery = own.delivery;
     const accounts = new MailAccounts(
       `${name}-accounts`,

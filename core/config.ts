@@ -23,15 +23,11 @@ import {
   readRetiredTargets,
   refuseRetiringWhatIsInUse,
   type DatabaseSettings,
-  type DovecotSettings,
-  type MailOwnerSpec,
-  type PostfixSettings,
 } from "./serverSettings";
 import { suspendUsers } from "./suspension";
 import type { ServerAccess } from "./target";
 import { refuseUnknownKeys } from "./unknownKeys";
-import type { SubmissionSettings } from "./submission";
-import { readOwnHost, readServers, type DatabaseHost, type MailHostSpec } from "./servers";
+import { readOwnHost, readServers, type MailHostSpec } from "./servers";
 
 export type { PasswordSource, UserSpec } from "./accounts";
 export { findAliasLoop, withCatchAllShields, type AliasSpec } from "./aliases";
@@ -48,13 +44,12 @@ export type { DatabaseHost, MailHostSpec } from "./servers";
 
 export interface MailSpec {
   protect: boolean;
-  server: ServerAccess;
-  owner: MailOwnerSpec;
+  /**
+   * The stack's own server (the top-level keys: its access, mail owner, Postfix, Dovecot,
+   * submission, root's mail, database hosts), as vmail:servers describes the others.
+   */
+  own: MailHostSpec;
   database: DatabaseSettings;
-  postfix: PostfixSettings;
-  dovecot: DovecotSettings;
-  /** Postfix's submission service (core/submission.ts). */
-  submission: SubmissionSettings;
   domains: string[];
   /** Domains whose users may not log in and whose mail is refused (a subset of domains). */
   suspendedDomains: string[];
@@ -62,30 +57,8 @@ export interface MailSpec {
   aliasDomains: AliasDomainSpec[];
   users: UserSpec[];
   aliases: AliasSpec[];
-  rootForward: string[];
-  rootForwardFile: string;
-  /** Where the stack's own server's Postfix and Dovecot read the account database. */
-  databaseHosts: DatabaseHost[];
-  /** Where the stack's own server connects to the database from, beyond loopback (CIDR). */
-  pgHbaAddresses: string[];
   /** The other mail servers (vmail:servers), each reading the same account database. */
   servers: MailHostSpec[];
-}
-
-/** The stack's own server, as vmail:servers describes the others. */
-export function ownHost(spec: MailSpec): MailHostSpec {
-  return {
-    name: "",
-    server: spec.server,
-    owner: spec.owner,
-    postfix: spec.postfix,
-    dovecot: spec.dovecot,
-    submission: spec.submission,
-    rootForward: spec.rootForward,
-    rootForwardFile: spec.rootForwardFile,
-    databaseHosts: spec.databaseHosts,
-    pgHbaAddresses: spec.pgHbaAddresses,
-  };
 }
 
 /** Where a user's maildir is on one server: a rename moves it there. */
@@ -124,7 +97,7 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   const database = readDatabaseSettings(r);
   const scheme = r.oneOf<HashScheme>("passwordScheme", DEFAULTS.passwordScheme, HASH_SCHEMES);
   const own = readOwnHost(r, database, scheme);
-  const { owner, postfix, dovecot, submission } = own;
+  const { dovecot, submission } = own;
   const servers = readServers(r, raw, database, scheme, own);
   const domains = readDomains(r, accounts);
   const suspendedDomains = readSuspendedDomains(r, domains);
@@ -155,21 +128,13 @@ export function parseConfig(raw: RawConfig, accounts?: AccountsFile): MailSpec {
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     protect,
-    server: own.server,
-    owner,
+    own,
     database,
-    postfix,
-    dovecot,
-    submission,
     domains,
     suspendedDomains,
     aliasDomains,
     users,
     aliases: withCatchAllShields(aliases, users),
-    rootForward: own.rootForward,
-    rootForwardFile: own.rootForwardFile,
-    databaseHosts: own.databaseHosts,
-    pgHbaAddresses: own.pgHbaAddresses,
     servers,
   };
 }

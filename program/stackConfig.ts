@@ -60,9 +60,7 @@ export function readStackConfig(): StackConfig {
       spec,
       adminPassword: config.requireSecret("pgAdminPassword"),
       // One key for every server vmail reaches over SSH, the stack's own or one of vmail:servers.
-      sshPrivateKey: [spec.server, ...spec.servers.map((s) => s.server)].some(
-        (s) => s.kind === "ssh",
-      )
+      sshPrivateKey: [spec.own, ...spec.servers].map((s) => s.server).some((s) => s.kind === "ssh")
         ? config.requireSecret("sshPrivateKey")
         : undefined,
     };

@@ -26,7 +26,7 @@ export interface HarnessOutputs {
 export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
   return () => {
     const { spec, sshPrivateKey } = readStackConfig();
-    const server = new Server(spec.server, sshPrivateKey);
+    const server = new Server(spec.own.server, sshPrivateKey);
     const schema = new MailSchema("mail-database-schema", {
       server,
       settings: spec.database,
@@ -47,17 +47,17 @@ export function engineProgram(harness: HarnessOutputs): auto.PulumiFn {
     });
     new PostfixMaps("mail-postfix-maps", {
       server,
-      mapsDir: spec.postfix.mapsDir,
+      mapsDir: spec.own.postfix.mapsDir,
       database: spec.database,
-      databaseHosts: spec.databaseHosts,
+      databaseHosts: spec.own.databaseHosts,
       readerPassword: pulumi.secret(harness.readerPassword),
       after: schema.ready,
     });
-    if (spec.rootForward.length > 0) {
+    if (spec.own.rootForward.length > 0) {
       new RootForward("mail-root-forward", {
         server,
-        targets: spec.rootForward,
-        path: spec.rootForwardFile,
+        targets: spec.own.rootForward,
+        path: spec.own.rootForwardFile,
       });
     }
     return Promise.resolve({ generatedPasswords: accounts.generatedPasswords });

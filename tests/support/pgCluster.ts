@@ -30,7 +30,7 @@ export interface PgCluster {
   clientConfig(database?: string): ClientConfig;
   /** Re-reads pg_hba.conf and postgresql.conf (pg_reload_conf()). */
   reload(): Promise<void>;
-  /** Stops the server (a fast shutdown) and keeps its files, so that start() brings it back. */
+  /** Stops the server (a fast shutdown) and keeps its files, so that resume() brings it back. */
   pause(): Promise<void>;
   /** Starts a paused server again, on the same port, and waits until it takes connections. */
   resume(): Promise<void>;
@@ -105,20 +105,68 @@ function asUser(user: string, cmd: string[]): [string, string[]] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Where a cluster's files are, who runs its server, and its superuser's password. */
+interface ClusterDirs {
+  user: string;
+  base: string;
+  dataDir: string;
+  socketDir: string;
+  superPassword: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Where a cluster is and how its server is started. */
+interface ClusterPlace extends ClusterDirs {
+  port: number;
+}
+
+/** A temp dir for a cluster, its socket dir, both the server user's; the data dir not yet made. */
+async function makeClusterDirs(prefix: string, superPassword: string): Promise<ClusterDirs> {
+  const user = serverUser();
+  const base = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dirs = {
+    user,
+    base,
+    dataDir: path.join(base, "data"),
+    socketDir: path.join(base, "socket"),
+    superPassword,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C", TZ: "UTC" },
+  };
+  await removedOnFailure(dirs, async () => {
+    await fs.chmod(base, 0o755);
+    await fs.mkdir(dirs.socketDir, { mode: 0o755 });
+    spawnOk("chown", [`${user}:`, base, dirs.socketDir]);
+  });
+  return dirs;
+}
+
+/** Runs `work`, removing every file of the cluster when it fails. */
+async function removedOnFailure<T>(dirs: ClusterDirs, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    await fs.rm(dirs.base, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Starts the cluster's server on a free port: one can be taken before postgres binds, so a few. */
+async function startOnFreePort(dirs: ClusterDirs, what: string): Promise<PgCluster> {
+  for (let attempt = 1; ; attempt++) {
+    const place = { ...dirs, port: await freePort() };
+    const started = await startServer(place);
+    if ("server" in started) return clusterHandle(place, started.server);
+    if (attempt >= 3) throw new Error(`${what} did not start: ${started.log}`);
+  }
+}
+
 /** A new cluster; `superPassword` gives two clusters one admin password (a stack has one). */
 export async function startPgCluster(opts: { superPassword?: string } = {}): Promise<PgCluster> {
   ensureBinaries();
-  const user = serverUser();
-  const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-pg-"));
-  const dataDir = path.join(base, "data");
-  const socketDir = path.join(base, "socket");
   const superPassword = opts.superPassword ?? randomBytes(24).toString("base64url");
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C", TZ: "UTC" };
-  try {
-    await fs.chmod(base, 0o755);
-    await fs.mkdir(socketDir, { mode: 0o755 });
-    spawnOk("chown", [`${user}:`, base, socketDir]);
-
+  const dirs = await makeClusterDirs("vmail-pg-", superPassword);
+  const { user, base, dataDir, env } = dirs;
+  return removedOnFailure(dirs, async () => {
     const pwfile = path.join(base, "pwfile");
     await fs.writeFile(pwfile, `${superPassword}\n`, { mode: 0o600 });
     spawnOk("chown", [`${user}:`, pwfile]);
@@ -139,23 +187,8 @@ export async function startPgCluster(opts: { superPassword?: string } = {}): Pro
     } finally {
       await fs.rm(pwfile, { force: true });
     }
-
-    // A free port can be taken between the probe and postgres' bind: try a few.
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const started = await startServer(user, base, dataDir, socketDir, port, superPassword, env);
-      if ("server" in started) {
-        return clusterHandle(
-          { user, base, dataDir, socketDir, port, superPassword, env },
-          started.server,
-        );
-      }
-      if (attempt >= 3) throw new Error(`postgres did not start: ${started.log}`);
-    }
-  } catch (e) {
-    await fs.rm(base, { recursive: true, force: true });
-    throw e;
-  }
+    return startOnFreePort(dirs, "postgres");
+  });
 }
 
 function spawnOk(
@@ -170,14 +203,9 @@ function spawnOk(
 }
 
 async function startServer(
-  user: string,
-  base: string,
-  dataDir: string,
-  socketDir: string,
-  port: number,
-  superPassword: string,
-  env: NodeJS.ProcessEnv,
+  place: ClusterPlace,
 ): Promise<{ server: ChildProcess } | { log: string }> {
+  const { user, base, dataDir, socketDir, port, superPassword, env } = place;
   const [cmd, args] = asUser(user, [
     `${PG_BIN}/postgres`,
     "-D",
@@ -241,17 +269,6 @@ async function stopServer(server: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Where a cluster is and how its server is started. */
-interface ClusterPlace {
-  user: string;
-  base: string;
-  dataDir: string;
-  socketDir: string;
-  port: number;
-  superPassword: string;
-  env: NodeJS.ProcessEnv;
-}
-
 function clusterHandle(place: ClusterPlace, first: ChildProcess): PgCluster {
   const { base, dataDir, socketDir, port, superPassword } = place;
   let server = first;
@@ -288,8 +305,7 @@ function clusterHandle(place: ClusterPlace, first: ChildProcess): PgCluster {
     },
     pause: () => stopServer(server),
     resume: async () => {
-      const { user, env } = place;
-      const started = await startServer(user, base, dataDir, socketDir, port, superPassword, env);
+      const started = await startServer(place);
       if (!("server" in started)) throw new Error(`postgres did not start again: ${started.log}`);
       server = started.server;
     },
@@ -312,15 +328,9 @@ function clusterHandle(place: ClusterPlace, first: ChildProcess): PgCluster {
  */
 export async function startReplica(primary: PgCluster): Promise<PgCluster> {
   ensureInstalled([`${PG_BIN}/pg_basebackup`]);
-  const user = serverUser();
-  const base = await fs.mkdtemp(path.join(os.tmpdir(), "vmail-pg-replica-"));
-  const dataDir = path.join(base, "data");
-  const socketDir = path.join(base, "socket");
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C", TZ: "UTC" };
-  try {
-    await fs.chmod(base, 0o755);
-    await fs.mkdir(socketDir, { mode: 0o755 });
-    spawnOk("chown", [`${user}:`, base, socketDir]);
+  const dirs = await makeClusterDirs("vmail-pg-replica-", primary.superPassword);
+  const { user, base, dataDir, env } = dirs;
+  return removedOnFailure(dirs, () => {
     const [cmd, args] = asUser(user, [
       `${PG_BIN}/pg_basebackup`,
       "--host=127.0.0.1",
@@ -333,33 +343,8 @@ export async function startReplica(primary: PgCluster): Promise<PgCluster> {
       "--no-sync",
     ]);
     spawnOk(cmd, args, { cwd: base, env: { ...env, PGPASSWORD: primary.superPassword } });
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const place = {
-        user,
-        base,
-        dataDir,
-        socketDir,
-        port,
-        superPassword: primary.superPassword,
-        env,
-      };
-      const started = await startServer(
-        user,
-        base,
-        dataDir,
-        socketDir,
-        port,
-        place.superPassword,
-        env,
-      );
-      if ("server" in started) return clusterHandle(place, started.server);
-      if (attempt >= 3) throw new Error(`the replica did not start: ${started.log}`);
-    }
-  } catch (e) {
-    await fs.rm(base, { recursive: true, force: true });
-    throw e;
-  }
+    return startOnFreePort(dirs, "the replica");
+  });
 }
 
 /** The test role and database of a Pulumi state backend on a cluster (see stateBackendOn). */

@@ -55,15 +55,15 @@ describe("the project's stack files", () => {
       },
     ]);
     assert.equal(spec.protect, false);
-    assert.deepEqual(spec.server, { kind: "local" });
+    assert.deepEqual(spec.own.server, { kind: "local" });
     assert.equal(spec.database.serverPort, 5432);
   });
 
   it("prod parses: ssh with a pinned host key, protected, proxy maps", () => {
     const spec = parseConfig(rawConfigFor("prod", {}, ["sshPrivateKey"]));
-    assert.equal(spec.server.kind, "ssh");
+    assert.equal(spec.own.server.kind, "ssh");
     assert.equal(spec.protect, true);
-    assert.equal(spec.postfix.proxy, true);
+    assert.equal(spec.own.postfix.proxy, true);
     assert.equal(spec.database.port, 15432);
     assert.equal(spec.database.serverPort, 5432);
     assert.equal(spec.users.find((u) => u.address === "bob@example.org")?.password.kind, "hash");
@@ -233,11 +233,14 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused({ mailGid: 999 }, "vmail:mailGid", "below are system accounts");
     assertRefused({ mailUid: 65000 }, "vmail:mailUid", "from 1000 to 60000", "nobody's 65534");
     assertRefused({ mailGid: 60001 }, "vmail:mailGid", "from 1000 to 60000");
-    assert.equal(dev({ mailUid: 60000, mailGid: 1000 }).owner.uid, 60000);
+    assert.equal(dev({ mailUid: 60000, mailGid: 1000 }).own.owner.uid, 60000);
     for (const base of ["/", "/etc", "/var/", "/usr/local/mail", "/home"]) {
       assertRefused({ mailboxBase: base }, "vmail:mailboxBase", "mailbox base");
     }
-    assert.equal(dev({ mailboxBase: "/var/mail/vhosts" }).owner.mailboxBase, "/var/mail/vhosts");
+    assert.equal(
+      dev({ mailboxBase: "/var/mail/vhosts" }).own.owner.mailboxBase,
+      "/var/mail/vhosts",
+    );
     assertRefused({ readerPasswordVersion: 0 }, "vmail:readerPasswordVersion", "from 1 up");
     for (const file of ["/etc/aliases", "/root/forward", "/home/bob/.forward.bak"]) {
       assertRefused({ rootForwardFile: file }, "vmail:rootForwardFile", "a file named .forward");
@@ -248,7 +251,7 @@ describe("bad input is refused, naming the entry and the rule", () => {
       "system directory",
     );
     assert.equal(
-      dev({ rootForwardFile: "/srv/root/.forward" }).rootForwardFile,
+      dev({ rootForwardFile: "/srv/root/.forward" }).own.rootForwardFile,
       "/srv/root/.forward",
     );
   });
@@ -260,7 +263,7 @@ describe("bad input is refused, naming the entry and the rule", () => {
     assertRefused({ dovecotConfigDir: "etc/dovecot" }, "vmail:dovecotConfigDir", "absolute");
     assert.equal(dev({}).database.dovecotRole, "maildovecot");
     assert.deepEqual(dev({ dovecot: false, submission: false }).database.dovecotRole, undefined);
-    assert.equal(dev({ dovecot: false, submission: false }).dovecot.enabled, false);
+    assert.equal(dev({ dovecot: false, submission: false }).own.dovecot.enabled, false);
   });
 
   it("a misspelt key, naming the key it most likely meant", () => {

@@ -53,7 +53,7 @@ function assertRefused(servers: unknown[], ...fragments: string[]): void {
 describe("vmail:servers, read", () => {
   it("the stack's own server reads loopback at pgServerPort unless told, and has no others", () => {
     const spec = parseConfig(rawConfigFor("dev", {}));
-    assert.deepEqual(spec.databaseHosts, [{ host: "127.0.0.1", port: 5432 }]);
+    assert.deepEqual(spec.own.databaseHosts, [{ host: "127.0.0.1", port: 5432 }]);
     assert.deepEqual(spec.servers, []);
   });
 
@@ -69,8 +69,8 @@ describe("vmail:servers, read", () => {
       hostKey: HOST_KEY,
     });
     assert.equal(host.postfix.mapsDir, "/etc/postfix/vmail");
-    assert.equal(host.postfix.configDir, spec.postfix.configDir, "inherited");
-    assert.equal(host.owner.mailboxBase, spec.owner.mailboxBase, "inherited");
+    assert.equal(host.postfix.configDir, spec.own.postfix.configDir, "inherited");
+    assert.equal(host.owner.mailboxBase, spec.own.owner.mailboxBase, "inherited");
     assert.equal(host.dovecot.enabled, true, "Dovecot is the stack's, on every server");
     assert.deepEqual(host.databaseHosts, [
       { host: "127.0.0.1", port: 5433 },

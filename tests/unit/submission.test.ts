@@ -15,7 +15,7 @@ const refusal = (overrides: Record<string, unknown>) => refusalOf({ aliases: [],
 describe("submission", () => {
   it("is on in the dev stack, with its self-signed pair, on port 587", () => {
     const spec = parseConfig(rawConfigFor("dev", {}));
-    assert.deepEqual(spec.submission, {
+    assert.deepEqual(spec.own.submission, {
       enabled: true,
       listen: "submission",
       certFile: "/etc/ssl/vmail-dev/submission.crt",
