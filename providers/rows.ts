@@ -22,9 +22,19 @@ import {
 } from "../core/maildirMove";
 import { mustRunOnServer } from "./shell";
 
-/** The named columns of a row as read back, for a refresh to compare with the state. */
-function columnsOf(row: Row, columns: string[]): Row {
-  return Object.fromEntries(columns.map((c) => [c, row[c]]));
+/**
+ * The state's row as a refresh reads it back: as it was when no column differs (a column left out
+ * counting as its default), so a row that did not drift keeps its outputs as small as its inputs
+ * leave them (core/rowWire.ts); with every column as the table holds it otherwise.
+ */
+function readBack<T extends Row>(
+  state: T,
+  stored: Row,
+  columns: string[],
+  unset: Record<string, unknown>,
+): T {
+  const fromTable = { ...state, ...Object.fromEntries(columns.map((c) => [c, stored[c]])) };
+  return changedFields(state, fromTable, columns, unset).length === 0 ? state : fromTable;
 }
 
 /**
@@ -62,7 +72,7 @@ function plainRowProvider<T extends Row>(shape: TableShape): pulumi.dynamic.Reso
       if (providerContext.retired(props.target)) return { id, props };
       const row = await readRow(dbOf(props), shape, id);
       if (!row) return { id: "" };
-      return { id, props: { ...props, row: { ...props.row, ...columnsOf(row, shape.columns) } } };
+      return { id, props: { ...props, row: readBack(props.row, row, shape.columns, shape.unset) } };
     },
     async delete(id: string, props: RowInputs<T>) {
       if (providerContext.retired(props.target)) return;
@@ -255,7 +265,7 @@ export const userProvider: pulumi.dynamic.ResourceProvider = {
       id,
       props: {
         ...props,
-        row: { ...props.row, ...columnsOf(row, USER_COLUMNS) },
+        row: readBack(props.row, row, USER_COLUMNS, USERS.unset),
         storedHash: row.password,
       },
     };

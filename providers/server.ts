@@ -16,6 +16,7 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import type * as pulumi from "@pulumi/pulumi";
 import { PROVIDERS } from "./index";
+import { compactOutputs, expandState, fromWire, toWire, WIRE_TYPES } from "../core/rowWire";
 import {
   PACKAGE,
   resourceTypeOf,
@@ -25,7 +26,6 @@ import {
 } from "../core/resourceTypes";
 
 type Props = Record<string, unknown>;
-type Provider = (typeof PROVIDERS)[keyof typeof PROVIDERS];
 
 /** How the engine marks a secret in a Struct; Configure's values come so. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -57,17 +57,37 @@ export function providerConfig(args: Props): pulumi.dynamic.Config {
   };
 }
 
-function providerFor(urn: string, token: string): Provider {
+/**
+ * The provider of a request's resource type, and how that type's properties cross the wire. A
+ * row's `row` and `target` travel as JSON strings and its outputs hold only what its inputs do
+ * not say (core/rowWire.ts); its provider sees objects and the whole state, as ever.
+ */
+function servedFor(urn: string, token: string) {
   const type = resourceTypeOf(token || typeTokenOfUrn(urn));
   if (type === undefined) throw new Error(`vmail: no provider for ${token || urn}`);
-  return PROVIDERS[TYPE_PROVIDERS[type]];
+  const wire = WIRE_TYPES.has(type);
+  const fromStruct = (s: structproto.Struct | undefined): Props => {
+    const props = withoutDynamicLoader((s?.toJavaScript() ?? {}) as Props);
+    return wire ? fromWire(props) : props;
+  };
+  const toStruct = (props: unknown): structproto.Struct => {
+    const plain = (props ?? {}) as Props;
+    return structproto.Struct.fromJavaScript(
+      (wire ? toWire(plain) : plain) as Record<string, structproto.JavaScriptValue>,
+    );
+  };
+  return {
+    p: PROVIDERS[TYPE_PROVIDERS[type]],
+    fromStruct,
+    toStruct,
+    /** The state the provider is handed, from the recorded inputs and outputs. */
+    stateOf: (inputs: structproto.Struct | undefined, outputs: structproto.Struct | undefined) =>
+      wire ? expandState(fromStruct(inputs), fromStruct(outputs)) : fromStruct(outputs),
+    /** The outputs the engine records, given the inputs they go with. */
+    outputsOf: (outs: unknown, inputs: Props) =>
+      toStruct(wire ? compactOutputs((outs ?? {}) as Props, inputs) : outs),
+  };
 }
-
-const fromStruct = (s: structproto.Struct | undefined): Props =>
-  withoutDynamicLoader((s?.toJavaScript() ?? {}) as Props);
-
-const toStruct = (props: unknown): structproto.Struct =>
-  structproto.Struct.fromJavaScript((props ?? {}) as Record<string, structproto.JavaScriptValue>);
 
 type Callback<T> = grpc.sendUnaryData<T>;
 
@@ -115,7 +135,7 @@ const service: Partial<provrpc.IResourceProviderServer> = {
   }),
 
   check: serve(async (req: provproto.CheckRequest) => {
-    const p = providerFor(req.getUrn(), req.getType());
+    const { p, fromStruct, toStruct } = servedFor(req.getUrn(), req.getType());
     const olds = fromStruct(req.getOlds());
     const result = await p.check(olds, fromStruct(req.getNews()));
     const res = new provproto.CheckResponse();
@@ -132,8 +152,9 @@ const service: Partial<provrpc.IResourceProviderServer> = {
   }),
 
   diff: serve(async (req: provproto.DiffRequest) => {
-    const p = providerFor(req.getUrn(), req.getType());
-    const result = await p.diff(req.getId(), fromStruct(req.getOlds()), fromStruct(req.getNews()));
+    const { p, fromStruct, stateOf } = servedFor(req.getUrn(), req.getType());
+    const olds = stateOf(req.getOldInputs(), req.getOlds());
+    const result = await p.diff(req.getId(), olds, fromStruct(req.getNews()));
     const res = new provproto.DiffResponse();
     const { DiffChanges } = provproto.DiffResponse;
     res.setChanges(
@@ -149,39 +170,42 @@ const service: Partial<provrpc.IResourceProviderServer> = {
   }),
 
   create: serve(async (req: provproto.CreateRequest) => {
-    const p = providerFor(req.getUrn(), req.getType());
-    const result = await p.create(fromStruct(req.getProperties()));
+    const { p, fromStruct, outputsOf } = servedFor(req.getUrn(), req.getType());
+    const inputs = fromStruct(req.getProperties());
+    const result = await p.create(inputs);
     const res = new provproto.CreateResponse();
     res.setId(result.id);
-    res.setProperties(toStruct(result.outs));
+    res.setProperties(outputsOf(result.outs, inputs));
     return res;
   }),
 
   read: serve(async (req: provproto.ReadRequest) => {
-    const p = providerFor(req.getUrn(), req.getType());
+    const { p, fromStruct, toStruct, stateOf, outputsOf } = servedFor(req.getUrn(), req.getType());
     // A refresh passes the recorded outputs; a lookup by ID only the inputs.
-    let props = fromStruct(req.getProperties());
-    if (Object.keys(props).length === 0) props = fromStruct(req.getInputs());
+    const inputs = fromStruct(req.getInputs());
+    let props = stateOf(req.getInputs(), req.getProperties());
+    if (Object.keys(props).length === 0) props = inputs;
     const result = await p.read(req.getId(), props);
     const res = new provproto.ReadResponse();
     res.setId(result.id ?? "");
-    res.setProperties(toStruct(result.props));
+    res.setProperties(outputsOf(result.props, inputs));
     if (result.inputs) res.setInputs(toStruct(result.inputs));
     return res;
   }),
 
   update: serve(async (req: provproto.UpdateRequest) => {
-    const p = providerFor(req.getUrn(), req.getType());
-    const olds = fromStruct(req.getOlds());
-    const result = await p.update(req.getId(), olds, fromStruct(req.getNews()));
+    const { p, fromStruct, stateOf, outputsOf } = servedFor(req.getUrn(), req.getType());
+    const olds = stateOf(req.getOldInputs(), req.getOlds());
+    const news = fromStruct(req.getNews());
+    const result = await p.update(req.getId(), olds, news);
     const res = new provproto.UpdateResponse();
-    res.setProperties(toStruct(result.outs));
+    res.setProperties(outputsOf(result.outs, news));
     return res;
   }),
 
   delete: serve(async (req: provproto.DeleteRequest) => {
-    const p = providerFor(req.getUrn(), req.getType());
-    await p.delete(req.getId(), fromStruct(req.getProperties()));
+    const { p, stateOf } = servedFor(req.getUrn(), req.getType());
+    await p.delete(req.getId(), stateOf(req.getOldInputs(), req.getProperties()));
     return new emptyproto.Empty();
   }),
 

@@ -1,8 +1,10 @@
 // One resource per row, named by its address, so a preview reads as a list of mail changes:
-//   + pulumi-nodejs:dynamic/vmail:MailUser  bob@example.com
+//   + vmail:index:MailUser  bob@example.com
+// A row's columns and its database go to the engine as JSON text (core/rowWire.ts).
 
 import * as pulumi from "@pulumi/pulumi";
 import type { HashScheme } from "../core/passwords";
+import { wireValue } from "../core/rowWire";
 import type { DbIdentity } from "../core/target";
 import { VmailResource } from "./vmailResource";
 
@@ -43,8 +45,8 @@ export class MailDomain extends VmailResource {
     const alias = args.aliasOf === undefined ? {} : { alias_of: args.aliasOf };
     const row = pulumi
       .output(args.gid)
-      .apply((gid) => ({ domain, gid, transport, stack, ...suspended, ...alias }));
-    const props = { row, target: args.target };
+      .apply((gid) => wireValue({ domain, gid, transport, stack, ...suspended, ...alias }));
+    const props = { row, target: wireValue(args.target) };
     super("MailDomain", domain, props, opts);
   }
 }
@@ -59,7 +61,7 @@ export interface MailAliasArgs {
 export class MailAlias extends VmailResource {
   constructor(alias: string, args: MailAliasArgs, opts?: pulumi.CustomResourceOptions) {
     const row = { alias, email: args.targets.join(", "), stack: writtenBy() };
-    const props = { row, target: args.target };
+    const props = { row: wireValue(row), target: wireValue(args.target) };
     super("MailAlias", alias, props, opts);
   }
 }
@@ -105,11 +107,15 @@ export class MailUser extends VmailResource {
       ...(args.quota === null ? {} : { quota: args.quota }),
       ...(args.sendAs.length === 0 ? {} : { send_as: args.sendAs.join(",") }),
     };
-    const props: Record<string, unknown> = { row, target: args.target };
+    const generated =
+      args.generateVersion === undefined ? {} : { generateVersion: args.generateVersion };
+    const props: Record<string, unknown> = {
+      row: wireValue({ ...row, ...generated }),
+      target: wireValue(args.target),
+    };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);
     if (args.password !== undefined) props.password = pulumi.secret(args.password);
     if (args.generateVersion !== undefined) {
-      props.row = { ...row, generateVersion: args.generateVersion };
       props.generatedPassword = undefined; // an output, read by MailAccounts
     }
     super("MailUser", email, props, {

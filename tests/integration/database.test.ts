@@ -451,6 +451,15 @@ describe("rows", () => {
     dave = rotated;
   });
 
+  it("read of a row nobody changed gives the state's row back as it was, defaults left out", async () => {
+    const read = await users.read("dave@example.com", dave);
+    const seen = read.props as UserOutputs;
+    // The table holds login, receive, quota and send_as at their defaults; the state leaves them
+    // out, and a refresh must not add them (the plugin then keeps no row in the outputs).
+    assert.deepEqual(seen.row, dave.row);
+    assert.equal(seen.storedHash, dave.writtenHash);
+  });
+
   it("read sees a row changed or deleted behind vmail's back; update puts it back", async () => {
     await superuserQuery(
       cluster,

@@ -17,6 +17,11 @@ import { rawConfigFor } from "../support/stackFiles";
 
 const engine = new MockEngine();
 const VMAIL_TYPE = "vmail:index:";
+
+/** A row resource's columns: the program sends them as JSON text (core/rowWire.ts). */
+async function rowOf<T>(row: Recorded): Promise<T> {
+  return JSON.parse(await valueOf(row.props.row as pulumi.Input<string>)) as T;
+}
 let server: import("../../components/mailServer").MailServer;
 
 before(async () => {
@@ -159,7 +164,7 @@ describe("the dev stack's resource graph", () => {
 
   it("reads the mail owner's uid and gid back from the server into rows and main.cf", async () => {
     const domain = engine.find(`${VMAIL_TYPE}MailDomain`, "example.com");
-    const row = await valueOf(domain.props.row as pulumi.Input<{ gid: number }>);
+    const row = await rowOf<{ gid: number }>(domain);
     assert.equal(row.gid, MOCK_GID);
     assert.equal(await valueOf(server.uid), MOCK_UID);
     const mainCf = engine.find(`${VMAIL_TYPE}PostfixMainCf`, "mail-postfix-settings-main-cf");
@@ -178,7 +183,7 @@ describe("the dev stack's resource graph", () => {
 
   it("delivers over Dovecot's LMTP once Dovecot listens, and Postfix asks quota-status only then", async () => {
     const domain = engine.find(`${VMAIL_TYPE}MailDomain`, "example.com");
-    const row = await valueOf(domain.props.row as pulumi.Input<{ transport: string }>);
+    const row = await rowOf<{ transport: string }>(domain);
     assert.equal(row.transport, "lmtp:unix:private/dovecot-lmtp");
     const reload = engine.find(`${VMAIL_TYPE}DovecotReload`, "mail-dovecot-delivery-reload");
     assert.ok(domain.dependsOn.includes(reload.resource), "the domain's row waits for the reload");
@@ -333,7 +338,7 @@ describe("secrets in the graph", () => {
     assert.equal(await isSecretInput(erin.props.password), true);
     const dave = engine.find(`${VMAIL_TYPE}MailUser`, "dave@example.com");
     assert.equal(dave.props.password, undefined);
-    assert.equal((dave.props.row as { generateVersion?: number }).generateVersion, 1);
+    assert.equal((await rowOf<{ generateVersion?: number }>(dave)).generateVersion, 1);
   });
 
   it("the exported passwords are secrets", async () => {

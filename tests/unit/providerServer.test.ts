@@ -44,6 +44,26 @@ function check(type: string, news: Record<string, unknown>): Promise<provproto.C
   );
 }
 
+function diff(
+  type: string,
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+): Promise<provproto.DiffResponse> {
+  const req = new provproto.DiffRequest();
+  req.setUrn(`urn:pulumi:dev::vmail::vmail:index:MailAccounts$${type}::x@example.com`);
+  req.setType(type);
+  req.setId("x@example.com");
+  req.setOlds(
+    structproto.Struct.fromJavaScript(olds as Record<string, structproto.JavaScriptValue>),
+  );
+  req.setNews(
+    structproto.Struct.fromJavaScript(news as Record<string, structproto.JavaScriptValue>),
+  );
+  return new Promise((resolve, reject) =>
+    client.diff(req, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}
+
 describe("vmail's provider plugin", () => {
   it("reports the package's version", async () => {
     const info = await new Promise<plugproto.PluginInfo>((resolve, reject) =>
@@ -60,8 +80,30 @@ describe("vmail's provider plugin", () => {
   it("checks a row by its type, and drops the dynamic provider's loader from what it keeps", async () => {
     const row = { alias: "a@example.com", email: "b@example.com", stack: "o/vmail/dev" };
     const res = await check("vmail:index:MailAlias", { row, __provider: "exports.handler = 1" });
-    assert.deepEqual(res.getInputs()?.toJavaScript(), { row });
+    // A row kept as an object (a state of the dynamic provider's) is kept as JSON text from now on.
+    assert.deepEqual(res.getInputs()?.toJavaScript(), { row: JSON.stringify(row) });
     assert.deepEqual(res.getFailuresList(), []);
+  });
+
+  it("takes a row as JSON text or as the object an older state holds, and sees them as one", async () => {
+    const { DiffChanges } = provproto.DiffResponse;
+    const row = { alias: "a@example.com", email: "b@example.com", stack: "o/vmail/dev" };
+    const target = { host: "127.0.0.1", port: 5432, database: "mail" };
+    const wire = { row: JSON.stringify(row), target: JSON.stringify(target) };
+    const asObjects = await diff("vmail:index:MailAlias", { row, target }, wire);
+    assert.equal(asObjects.getChanges(), DiffChanges.DIFF_NONE, "an older state: no change");
+    const same = await diff("vmail:index:MailAlias", wire, wire);
+    assert.equal(same.getChanges(), DiffChanges.DIFF_NONE);
+    const moreTargets = { row: JSON.stringify({ ...row, email: "b@example.com, c@example.com" }) };
+    const changed = await diff("vmail:index:MailAlias", wire, { ...wire, ...moreTargets });
+    assert.equal(changed.getChanges(), DiffChanges.DIFF_SOME, "a column changed");
+    const unknownRow = { ...wire, row: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
+    const unknown = await diff("vmail:index:MailAlias", wire, unknownRow);
+    assert.equal(unknown.getChanges(), DiffChanges.DIFF_SOME, "a row a preview cannot know yet");
+    await assert.rejects(
+      diff("vmail:index:MailAlias", wire, { ...wire, row: "{not json" }),
+      /a row's row is not the JSON text vmail sends/,
+    );
   });
 
   it("refuses a type it does not serve, naming it", async () => {
