@@ -12,7 +12,8 @@ const WIRE_KEYS = ["row", "target"] as const;
 
 /**
  * How the engine hands a provider a value a preview cannot know yet: a domain's row before the
- * mail owner's gid is read on a new server, say. It passes through as it is.
+ * mail owner's gid is read on a new server, say. It passes through as it is. (The SDK has it as
+ * `pulumi.runtime.unknownValue`; core/ stays free of the SDK.)
  */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 

@@ -19,6 +19,7 @@ import { PROVIDERS } from "./index";
 import { compactOutputs, expandState, fromWire, toWire, WIRE_TYPES } from "../core/rowWire";
 import {
   PACKAGE,
+  type ResourceType,
   resourceTypeOf,
   TYPE_PROVIDERS,
   typeTokenOfUrn,
@@ -58,13 +59,21 @@ export function providerConfig(args: Props): pulumi.dynamic.Config {
 }
 
 /**
- * The provider of a request's resource type, and how that type's properties cross the wire. A
- * row's `row` and `target` travel as JSON strings and its outputs hold only what its inputs do
- * not say (core/rowWire.ts); its provider sees objects and the whole state, as ever.
+ * How one resource type's requests are served: its provider, and how its properties cross the
+ * wire. A row's `row` and `target` travel as JSON strings and its outputs hold only what its
+ * inputs do not say (core/rowWire.ts); its provider sees objects and the whole state, as ever.
  */
-function servedFor(urn: string, token: string) {
-  const type = resourceTypeOf(token || typeTokenOfUrn(urn));
-  if (type === undefined) throw new Error(`vmail: no provider for ${token || urn}`);
+interface Served {
+  p: (typeof PROVIDERS)[keyof typeof PROVIDERS];
+  fromStruct: (s: structproto.Struct | undefined) => Props;
+  toStruct: (props: unknown) => structproto.Struct;
+  /** The state the provider is handed, from the recorded inputs and outputs (decoded). */
+  stateOf: (inputs: Props, outputs: Props) => Props;
+  /** The outputs the engine records, given the inputs they go with. */
+  outputsOf: (outs: unknown, inputs: Props) => structproto.Struct;
+}
+
+function servedAs(type: ResourceType): Served {
   const wire = WIRE_TYPES.has(type);
   const fromStruct = (s: structproto.Struct | undefined): Props => {
     const props = withoutDynamicLoader((s?.toJavaScript() ?? {}) as Props);
@@ -80,13 +89,22 @@ function servedFor(urn: string, token: string) {
     p: PROVIDERS[TYPE_PROVIDERS[type]],
     fromStruct,
     toStruct,
-    /** The state the provider is handed, from the recorded inputs and outputs. */
-    stateOf: (inputs: structproto.Struct | undefined, outputs: structproto.Struct | undefined) =>
-      wire ? expandState(fromStruct(inputs), fromStruct(outputs)) : fromStruct(outputs),
-    /** The outputs the engine records, given the inputs they go with. */
-    outputsOf: (outs: unknown, inputs: Props) =>
+    stateOf: (inputs, outputs) => (wire ? expandState(inputs, outputs) : outputs),
+    outputsOf: (outs, inputs) =>
       toStruct(wire ? compactOutputs((outs ?? {}) as Props, inputs) : outs),
   };
+}
+
+/** Each type's way of being served, made once, not at every request. */
+const SERVED = new Map(
+  (Object.keys(TYPE_PROVIDERS) as ResourceType[]).map((type) => [type, servedAs(type)]),
+);
+
+function servedFor(urn: string, token: string): Served {
+  const type = resourceTypeOf(token || typeTokenOfUrn(urn));
+  const served = type && SERVED.get(type);
+  if (!served) throw new Error(`vmail: no provider for ${token || urn}`);
+  return served;
 }
 
 type Callback<T> = grpc.sendUnaryData<T>;
@@ -153,7 +171,7 @@ const service: Partial<provrpc.IResourceProviderServer> = {
 
   diff: serve(async (req: provproto.DiffRequest) => {
     const { p, fromStruct, stateOf } = servedFor(req.getUrn(), req.getType());
-    const olds = stateOf(req.getOldInputs(), req.getOlds());
+    const olds = stateOf(fromStruct(req.getOldInputs()), fromStruct(req.getOlds()));
     const result = await p.diff(req.getId(), olds, fromStruct(req.getNews()));
     const res = new provproto.DiffResponse();
     const { DiffChanges } = provproto.DiffResponse;
@@ -183,7 +201,7 @@ const service: Partial<provrpc.IResourceProviderServer> = {
     const { p, fromStruct, toStruct, stateOf, outputsOf } = servedFor(req.getUrn(), req.getType());
     // A refresh passes the recorded outputs; a lookup by ID only the inputs.
     const inputs = fromStruct(req.getInputs());
-    let props = stateOf(req.getInputs(), req.getProperties());
+    let props = stateOf(inputs, fromStruct(req.getProperties()));
     if (Object.keys(props).length === 0) props = inputs;
     const result = await p.read(req.getId(), props);
     const res = new provproto.ReadResponse();
@@ -195,7 +213,7 @@ const service: Partial<provrpc.IResourceProviderServer> = {
 
   update: serve(async (req: provproto.UpdateRequest) => {
     const { p, fromStruct, stateOf, outputsOf } = servedFor(req.getUrn(), req.getType());
-    const olds = stateOf(req.getOldInputs(), req.getOlds());
+    const olds = stateOf(fromStruct(req.getOldInputs()), fromStruct(req.getOlds()));
     const news = fromStruct(req.getNews());
     const result = await p.update(req.getId(), olds, news);
     const res = new provproto.UpdateResponse();
@@ -204,8 +222,9 @@ const service: Partial<provrpc.IResourceProviderServer> = {
   }),
 
   delete: serve(async (req: provproto.DeleteRequest) => {
-    const { p, stateOf } = servedFor(req.getUrn(), req.getType());
-    await p.delete(req.getId(), stateOf(req.getOldInputs(), req.getProperties()));
+    const { p, fromStruct, stateOf } = servedFor(req.getUrn(), req.getType());
+    const state = stateOf(fromStruct(req.getOldInputs()), fromStruct(req.getProperties()));
+    await p.delete(req.getId(), state);
     return new emptyproto.Empty();
   }),
 

@@ -106,13 +106,9 @@ export class MailUser extends VmailResource {
       ...(args.receive ? {} : { receive: false }),
       ...(args.quota === null ? {} : { quota: args.quota }),
       ...(args.sendAs.length === 0 ? {} : { send_as: args.sendAs.join(",") }),
+      ...(args.generateVersion === undefined ? {} : { generateVersion: args.generateVersion }),
     };
-    const generated =
-      args.generateVersion === undefined ? {} : { generateVersion: args.generateVersion };
-    const props: Record<string, unknown> = {
-      row: wireValue({ ...row, ...generated }),
-      target: wireValue(args.target),
-    };
+    const props: Record<string, unknown> = { row: wireValue(row), target: wireValue(args.target) };
     if (args.passwordHash !== undefined) props.passwordHash = pulumi.secret(args.passwordHash);
     if (args.password !== undefined) props.password = pulumi.secret(args.password);
     if (args.generateVersion !== undefined) {

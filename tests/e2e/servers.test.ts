@@ -130,6 +130,22 @@ async function onReplica(sql: string, params: unknown[]): Promise<boolean> {
   return false;
 }
 
+/**
+ * Mail to `to` through mx2's Postfix lands in `maildir` on mx2; the subjects its owner then reads
+ * there over IMAP with `password`.
+ */
+async function mailThroughMx2(
+  mail: { to: string; maildir: string; subject: string; marker: string },
+  password: string,
+): Promise<string[]> {
+  await mx2.postfix.sendmail(mail.to, `Subject: ${mail.subject}\n\n${mail.marker}\n`);
+  assert.ok(
+    await delivered(mx2.postfix, mx2.mailboxBase, mail.maildir, mail.marker),
+    mx2.postfix.log(),
+  );
+  return inbox(mx2, mail.to, password);
+}
+
 /** An IMAP login on `server`'s Dovecot, retried while a reconnect to the database is under way. */
 async function inbox(server: TestServer, user: string, password: string): Promise<string[]> {
   const deadline = Date.now() + 60_000;
@@ -208,14 +224,14 @@ describe("several mail servers over one account database", { skip: PLUGINS.skip 
     assert.equal(hosts, `inet:127.0.0.1:${replica.port} inet:127.0.0.1:${primary.port}`);
     assert.match(sshd.log(), /Accepted publickey for root/);
     // dave's mail through mx2 lands in mx2's maildirs; he reads it there.
-    await mx2.postfix.sendmail("dave@example.com", "Subject: via mx2\n\nmarker-s-mx2-1\n");
-    assert.ok(
-      await delivered(mx2.postfix, mx2.mailboxBase, "dave/", "marker-s-mx2-1"),
-      mx2.postfix.log(),
-    );
-    assert.deepEqual(await inbox(mx2, "dave@example.com", generated["dave@example.com"]), [
-      "via mx2",
-    ]);
+    const dave = {
+      to: "dave@example.com",
+      maildir: "dave/",
+      subject: "via mx2",
+      marker: "marker-s-mx2-1",
+    };
+    const subjects = await mailThroughMx2(dave, generated["dave@example.com"]);
+    assert.deepEqual(subjects, ["via mx2"]);
   });
 
   it("3. a user added by up is delivered through mx2 and logs in there", async () => {
@@ -229,14 +245,14 @@ describe("several mail servers over one account database", { skip: PLUGINS.skip 
       postmapQuery(mx2.postfix, mx2.mapsDir, "mailboxes", "gina@example.com"),
       "example.com/gina/",
     );
-    await mx2.postfix.sendmail("gina@example.com", "Subject: hello gina\n\nmarker-s-gina-1\n");
-    assert.ok(
-      await delivered(mx2.postfix, mx2.mailboxBase, "example.com/gina/", "marker-s-gina-1"),
-      mx2.postfix.log(),
-    );
-    assert.deepEqual(await inbox(mx2, "gina@example.com", generated["gina@example.com"]), [
-      "hello gina",
-    ]);
+    const gina = {
+      to: "gina@example.com",
+      maildir: "example.com/gina/",
+      subject: "hello gina",
+      marker: "marker-s-gina-1",
+    };
+    const subjects = await mailThroughMx2(gina, generated["gina@example.com"]);
+    assert.deepEqual(subjects, ["hello gina"]);
   });
 
   it("4. with the primary stopped, mx2 delivers to and serves its users from the replica", async () => {

@@ -13,6 +13,7 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import type * as plugproto from "@pulumi/pulumi/proto/plugin_pb";
 import { providerConfig, startProviderServer } from "../../providers/server";
 import { resourceTypeOf, typeTokenOfUrn, withoutDynamicLoader } from "../../core/resourceTypes";
+import { UNKNOWN } from "../../core/rowWire";
 import { REPO } from "../support/stackFiles";
 
 let server: { port: number; stop: () => void };
@@ -97,7 +98,7 @@ describe("vmail's provider plugin", () => {
     const moreTargets = { row: JSON.stringify({ ...row, email: "b@example.com, c@example.com" }) };
     const changed = await diff("vmail:index:MailAlias", wire, { ...wire, ...moreTargets });
     assert.equal(changed.getChanges(), DiffChanges.DIFF_SOME, "a column changed");
-    const unknownRow = { ...wire, row: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
+    const unknownRow = { ...wire, row: UNKNOWN };
     const unknown = await diff("vmail:index:MailAlias", wire, unknownRow);
     assert.equal(unknown.getChanges(), DiffChanges.DIFF_SOME, "a row a preview cannot know yet");
     await assert.rejects(
